@@ -1,0 +1,46 @@
+# Landesmessenger. `make demo` runs the Hessen demo on a local Dendrite stack;
+# `make test` runs every check CI runs. See README.md.
+
+GO        ?= go
+TAGS      := goolm
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+BIN       := bin/landesmessenger
+# Go test timeout for the whole run, integration tests included.
+TEST_TIMEOUT ?= 40m
+
+export GOTOOLCHAIN := local
+
+.PHONY: all build demo test fmt-check vet unit integration bench clean
+
+all: build
+
+build:
+	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/landesmessenger
+
+# Start the Dendrite stack in .demo and serve the example config in the
+# foreground; Ctrl-C stops the service and the stack.
+demo: build
+	./scripts/demo.sh
+
+# gofmt, vet, unit tests and integration tests against real homeservers
+# (Dendrite and Synapse on PostgreSQL, both, every run).
+test: fmt-check vet build
+	$(GO) test -tags $(TAGS) -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+
+# Unit tests only: no homeserver, no database server.
+unit:
+	$(GO) test -tags $(TAGS) -short -count=1 ./...
+
+bench:
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,231 @@
+// Command landesmessenger provisions and serves the Matrix homeservers of a
+// Land's administration. This file only parses flags and wires packages.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/logging"
+	"github.com/landesmessenger/landesmessenger/service"
+	"github.com/landesmessenger/landesmessenger/stack"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	app := &cli.App{
+		Name:  "landesmessenger",
+		Usage: "secure, federated messenger for a Land's administration, on Matrix homeservers",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-format", Usage: "log format: text or json (default: from the config, else text)", EnvVars: []string{"LM_LOG_FORMAT"}},
+			&cli.StringFlag{Name: "log-level", Usage: "log level: trace, debug, info, warn, error (default: from the config, else info)", EnvVars: []string{"LM_LOG_LEVEL"}},
+		},
+		Commands: []*cli.Command{
+			{
+				Name:  "version",
+				Usage: "print the version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintln(c.App.Writer, "landesmessenger", version)
+					return nil
+				},
+			},
+			{
+				Name:  "config",
+				Usage: "work with configuration files",
+				Subcommands: []*cli.Command{{
+					Name:  "validate",
+					Usage: "check a configuration file and report every problem as FILE:LINE: field: problem",
+					Flags: []cli.Flag{configFlag()},
+					Action: func(c *cli.Context) error {
+						cfg, err := loadConfig(c)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(c.App.Writer, "%s: ok: %s\n", cfg.Path, cfg.Summary())
+						return nil
+					},
+				}},
+			},
+			{
+				Name:  "stack",
+				Usage: "run a local stack of real homeservers on loopback (the demo and the tests use it)",
+				Subcommands: []*cli.Command{
+					{
+						Name:      "up",
+						Usage:     "start one homeserver per configured homeserver, federating over TLS; installs what is missing into the cache folder",
+						UsageText: "landesmessenger stack up -c FILE [--dir DIR] [--homeserver dendrite|synapse]",
+						Flags: []cli.Flag{configFlag(), stackDirFlag(), &cli.StringFlag{
+							Name: "homeserver", Value: string(stack.Dendrite), Usage: "homeserver kind: dendrite (embedded default) or synapse (on PostgreSQL)",
+						}},
+						Action: stackUp,
+					},
+					{
+						Name:  "down",
+						Usage: "stop every process the stack started, by PID; data stays for the next `stack up`",
+						Flags: []cli.Flag{stackDirFlag(), &cli.BoolFlag{Name: "purge", Usage: "also delete the stack's data"}},
+						Action: func(c *cli.Context) error {
+							log, err := newLogger(c, nil)
+							if err != nil {
+								return err
+							}
+							if c.Bool("purge") {
+								return stack.Purge(c.String("dir"), log)
+							}
+							return stack.Down(c.String("dir"), log)
+						},
+					},
+					{
+						Name:   "status",
+						Usage:  "say what of the stack runs; exits 1 unless everything runs",
+						Flags:  []cli.Flag{stackDirFlag()},
+						Action: stackStatus,
+					},
+				},
+			},
+			{
+				Name:  "serve",
+				Usage: "connect to every configured homeserver, open the database and run until SIGINT or SIGTERM",
+				Flags: []cli.Flag{configFlag()},
+				Action: func(c *cli.Context) error {
+					cfg, err := loadConfig(c)
+					if err != nil {
+						return err
+					}
+					log, err := newLogger(c, cfg)
+					if err != nil {
+						return err
+					}
+					ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+					defer stop()
+					if err := service.Run(ctx, cfg, log.WithField("version", version), version); err != nil {
+						return err
+					}
+					log.Info("stopped")
+					return nil
+				},
+			},
+		},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "landesmessenger:", err)
+		os.Exit(1)
+	}
+}
+
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "configuration `FILE`", Required: true, EnvVars: []string{"LM_CONFIG"}}
+}
+
+func stackDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "dir", Usage: "stack folder `DIR`", Value: ".demo", EnvVars: []string{"LM_STACK_DIR"}}
+}
+
+// loadConfig loads the file named by -c. Validation problems are printed one
+// per line as FILE:LINE: field: problem.
+func loadConfig(c *cli.Context) (*config.Config, error) {
+	cfg, err := config.Load(c.String("config"))
+	var verr *config.ValidationError
+	if errors.As(err, &verr) {
+		for _, p := range verr.Problems {
+			fmt.Fprintln(c.App.ErrWriter, p.String())
+		}
+		return nil, cli.Exit(fmt.Sprintf("landesmessenger: %s: %d problem(s)", c.String("config"), len(verr.Problems)), 1)
+	}
+	return cfg, err
+}
+
+// newLogger makes the logger from the flags, falling back to the config.
+func newLogger(c *cli.Context, cfg *config.Config) (*logrus.Logger, error) {
+	level, format := c.String("log-level"), c.String("log-format")
+	if cfg != nil {
+		if level == "" {
+			level = cfg.Log.Level
+		}
+		if format == "" {
+			format = cfg.Log.Format
+		}
+	}
+	if level == "" {
+		level = "info"
+	}
+	if format == "" {
+		format = "text"
+	}
+	return logging.New(os.Stderr, level, format)
+}
+
+func stackUp(c *cli.Context) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, cfg)
+	if err != nil {
+		return err
+	}
+	kind, err := stack.ParseKind(c.String("homeserver"))
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(cfg.Homeservers))
+	for i, hs := range cfg.Homeservers {
+		names[i] = string(hs.Name)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := stack.Up(ctx, stack.Options{
+		Dir:              c.String("dir"),
+		Kind:             kind,
+		Homeservers:      names,
+		ServiceLocalpart: cfg.Homeservers[0].ServiceAccount.Localpart,
+		Log:              log,
+	})
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "%s stack in %s:\n", st.Kind, st.Dir)
+	fmt.Fprintln(w, "HOMESERVER\tSERVER NAME\tCLIENT URL\tFEDERATION URL\tPID")
+	for _, hs := range st.Homeservers {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", hs.Name, hs.ServerName, hs.ClientURL, hs.FederationURL, hs.PID)
+	}
+	return w.Flush()
+}
+
+func stackStatus(c *cli.Context) error {
+	st, procs, err := stack.Status(c.String("dir"))
+	if errors.Is(err, stack.ErrNoStack) {
+		fmt.Fprintf(c.App.Writer, "no stack runs in %s\n", c.String("dir"))
+		return cli.Exit("", 1)
+	} else if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "%s stack in %s:\n", st.Kind, st.Dir)
+	fmt.Fprintln(w, "PROCESS\tADDRESS\tPID\tSTATE")
+	down := 0
+	for _, p := range procs {
+		state := "running"
+		if !p.Running {
+			state, down = "stopped", down+1
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", p.Name, p.URL, p.PID, state)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if down > 0 {
+		return cli.Exit("", 1)
+	}
+	return nil
+}

@@ -1,0 +1,800 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// exampleEnv returns the names of the environment variables the example
+// references.
+func exampleEnv(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, m := range regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`).FindAllStringSubmatch(string(Example), -1) {
+		names = append(names, m[1])
+	}
+	if len(names) == 0 {
+		t.Fatal("example references no environment variables")
+	}
+	return names
+}
+
+// problemStrings returns the problems of err as strings, failing the test
+// if err is not a *ValidationError.
+func problemStrings(t *testing.T, err error) []string {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var verr *ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("got error %T %q, want *ValidationError", err, err)
+	}
+	var got []string
+	for _, p := range verr.Problems {
+		got = append(got, p.String())
+	}
+	return got
+}
+
+// noEnv is an empty environment.
+func noEnv(string) (string, bool) { return "", false }
+
+// envMap returns a lookup function for the variables in m.
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := m[name]
+		return v, ok
+	}
+}
+
+// writeFile writes content to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestExample(t *testing.T) {
+	// Set the referenced variables empty so that the defaults apply.
+	for _, name := range exampleEnv(t) {
+		t.Setenv(name, "")
+	}
+	fromFile, err := Load("example.yaml")
+	if err != nil {
+		t.Fatalf("Load(example.yaml): got error\n%v\nwant none", err)
+	}
+	cfg, err := Parse(ExampleFile, Example)
+	if err != nil {
+		t.Fatalf("Parse(Example): got error\n%v\nwant none", err)
+	}
+	if got, want := len(fromFile.Tenants), len(cfg.Tenants); got != want {
+		t.Errorf("tenants from file: got %d, want %d", got, want)
+	}
+
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"homeservers", len(cfg.Homeservers), 4},
+		{"tenants", len(cfg.Tenants), 7},
+		{"summary", cfg.Summary(), "4 homeservers (land, polizei, forst, schule), 7 tenants"},
+		{"stack dir", cfg.StackDir, ".demo"},
+		{"database", cfg.Database.URI, "sqlite:.demo/landesmessenger.db"},
+		{"database driver", cfg.Database.Driver(), DriverSQLite},
+		{"database dsn", cfg.Database.DSN(), ".demo/landesmessenger.db"},
+		{"log level", cfg.Log.Level, "info"},
+		{"log format", cfg.Log.Format, "text"},
+		{"tenants on land", len(cfg.TenantsOn("land")), 4},
+		{"tenants on polizei", len(cfg.TenantsOn("polizei")), 1},
+		{"tenants on forst", len(cfg.TenantsOn("forst")), 1},
+		{"tenants on schule", len(cfg.TenantsOn("schule")), 1},
+		{"tenants on unknown", len(cfg.TenantsOn("kommune")), 0},
+		{"first tenant line", cfg.Tenants[0].Line, lineOf(t, Example, "  - id: stk")},
+		{"first homeserver line", cfg.Homeservers[0].Line, lineOf(t, Example, "  - name: land")},
+		{"path", cfg.Path, ExampleFile},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+
+	wantTenants := map[TenantID]struct {
+		kind TenantKind
+		hs   HomeserverName
+	}{
+		"stk":         {KindMinistry, "land"},
+		"hmdis":       {KindMinistry, "land"},
+		"hkm":         {KindMinistry, "land"},
+		"hmuklv":      {KindMinistry, "land"},
+		"polizei":     {KindPolice, "polizei"},
+		"hessenforst": {KindForestry, "forst"},
+		"schulen":     {KindSchools, "schule"},
+	}
+	for id, want := range wantTenants {
+		tn, ok := cfg.Tenant(id)
+		if !ok {
+			t.Errorf("tenant %s: got none, want one", id)
+			continue
+		}
+		if tn.Kind != want.kind || tn.Homeserver != want.hs {
+			t.Errorf("tenant %s: got %s on %s, want %s on %s", id, tn.Kind, tn.Homeserver, want.kind, want.hs)
+		}
+	}
+	for _, h := range cfg.Homeservers {
+		if !h.FromStack() {
+			t.Errorf("homeserver %s: got FromStack false, want true", h.Name)
+		}
+		if h.ServiceAccount.Localpart != DefaultServiceLocalpart {
+			t.Errorf("homeserver %s: got localpart %q, want %q", h.Name, h.ServiceAccount.Localpart, DefaultServiceLocalpart)
+		}
+		if h.ServerName != "" || h.ClientURL != "" || h.RegistrationSharedSecretFile != "" ||
+			h.ServiceAccount.PasswordFile != "" || h.ServiceAccount.AccessTokenFile != "" {
+			t.Errorf("homeserver %s: got explicit connection settings %+v, want none", h.Name, h)
+		}
+	}
+	if h, ok := cfg.Homeserver("forst"); !ok || h.Description != "HessenForst" {
+		t.Errorf("Homeserver(forst): got %v, %v, want HessenForst, true", h, ok)
+	}
+	if _, ok := cfg.Homeserver("kommune"); ok {
+		t.Errorf("Homeserver(kommune): got true, want false")
+	}
+}
+
+// lineOf returns the 1-based line of the first line of data equal to s.
+func lineOf(t *testing.T, data []byte, s string) int {
+	t.Helper()
+	for i, l := range strings.Split(string(data), "\n") {
+		if l == s {
+			return i + 1
+		}
+	}
+	t.Fatalf("line %q not found", s)
+	return 0
+}
+
+func TestExampleWithoutStackNeedsConnectionSettings(t *testing.T) {
+	cfg, err := parse(ExampleFile, Example, noEnv)
+	if err != nil || cfg.StackDir != ".demo" {
+		t.Fatalf("got %v, want stack_dir .demo and no error", err)
+	}
+	// Without stack_dir, every homeserver needs server_name and client_url.
+	data := regexp.MustCompile(`(?m)^stack_dir: .*$`).ReplaceAllString(string(Example), "stack_dir: ''")
+	_, err = parse(ExampleFile, []byte(data), noEnv)
+	got := problemStrings(t, err)
+	if len(got) != 8 {
+		t.Fatalf("got %d problems, want 8:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	want := fmt.Sprintf("example.yaml:%d: homeservers[0].server_name: missing required field (required unless stack_dir is set)", lineOf(t, Example, "  - name: land"))
+	if got[0] != want {
+		t.Errorf("got %q, want %q", got[0], want)
+	}
+}
+
+func TestTestdata(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{
+			file: "testdata/bad.yaml",
+			want: []string{
+				"testdata/bad.yaml:7: homeservers[0].clienturl: unknown field",
+				`testdata/bad.yaml:15: tenants[1].id: duplicate tenant id "hmdis" (first defined at line 10)`,
+				`testdata/bad.yaml:23: tenants[2].homeserver: unknown homeserver "polizei" (configured: land)`,
+			},
+		},
+		{
+			file: "testdata/badyaml.yaml",
+			want: []string{
+				"testdata/badyaml.yaml:14: yaml: mapping values are not allowed in this context",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			cfg, err := Load(tt.file)
+			if cfg != nil {
+				t.Errorf("got config %v, want nil", cfg)
+			}
+			got := problemStrings(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if got, want := err.Error(), strings.Join(tt.want, "\n"); got != want {
+				t.Errorf("got Error()\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "missing.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("got %v, want an error wrapping fs.ErrNotExist", err)
+	}
+	var verr *ValidationError
+	if errors.As(err, &verr) {
+		t.Errorf("got *ValidationError, want a plain I/O error")
+	}
+}
+
+func TestSyntaxErrorLine(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want string
+	}{
+		{
+			name: "indented key",
+			data: "homeservers:\n  - name: land\n     client_url: x\n",
+			want: "c.yaml:3: yaml: mapping values are not allowed in this context",
+		},
+		{
+			name: "misaligned list item",
+			data: "homeservers:\n  - name: land\n    description: x\n   - name: forst\n",
+			want: "c.yaml:4: yaml: did not find expected '-' indicator",
+		},
+		{
+			name: "list item in mapping",
+			data: "stack_dir: .demo\nlog:\n  level: info\n- tenants\n",
+			want: "c.yaml:4: yaml: did not find expected key",
+		},
+		{
+			name: "tab indentation",
+			data: "log:\n  level: info\n\tformat: text\n",
+			want: "c.yaml:3: yaml: found a tab character that violates indentation",
+		},
+		{
+			name: "unclosed quote",
+			data: "log:\n  level: info\n  format: \"text\nhomeservers: []\n",
+			want: "c.yaml:3: yaml: found unexpected end of stream",
+		},
+		{
+			name: "unclosed flow sequence",
+			data: "homeservers: [\n  {name: land},\ntenants: []\n",
+			want: "c.yaml:3: yaml: did not find expected ',' or ']'",
+		},
+		{
+			name: "unknown anchor",
+			data: "log:\n  level: info\nhomeservers: *hs\n",
+			want: "c.yaml:3: yaml: unknown anchor 'hs' referenced",
+		},
+		{
+			name: "error deep in a long list",
+			data: "homeservers:\n" + strings.Repeat("  - name: land\n", 2000) + "   - name: forst\n",
+			want: "c.yaml:2002: yaml: did not find expected '-' indicator",
+		},
+		{
+			name: "second document",
+			data: "log:\n  level: info\n---\nlog: {}\n",
+			want: "c.yaml:3: yaml: multiple YAML documents are not supported",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse("c.yaml", []byte(tt.data), noEnv)
+			got := problemStrings(t, err)
+			if !slices.Contains(got, tt.want) {
+				t.Errorf("got %q, want them to include %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProblems(t *testing.T) {
+	const header = "homeservers:\n  - name: land\n    server_name: land.hessen.de\n    client_url: https://matrix.land.hessen.de\n"
+	const tenant = "tenants:\n  - id: stk\n    name: Hessische Staatskanzlei\n    kind: ministry\n    homeserver: land\n"
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
+		{
+			name: "valid",
+			data: header + tenant,
+		},
+		{
+			name: "empty file",
+			data: "",
+			want: []string{
+				"c.yaml:1: homeservers: missing required field",
+				"c.yaml:1: tenants: missing required field",
+			},
+		},
+		{
+			name: "not a mapping",
+			data: "- a\n- b\n",
+			want: []string{
+				"c.yaml:1: config: expected a mapping, got a list",
+				"c.yaml:1: homeservers: missing required field",
+				"c.yaml:1: tenants: missing required field",
+			},
+		},
+		{
+			name: "empty lists",
+			data: "homeservers: []\ntenants:\n",
+			want: []string{
+				"c.yaml:1: homeservers: must list at least one homeserver",
+				"c.yaml:2: tenants: must not be empty",
+			},
+		},
+		{
+			name: "wrong types",
+			data: "stack_dir: [a]\nlog: debug\nhomeservers:\n  name: land\ntenants:\n  - id: {a: b}\n    name: x\n    kind: ministry\n    homeserver: land\n",
+			want: []string{
+				"c.yaml:1: stack_dir: expected a string, got a list",
+				"c.yaml:2: log: expected a mapping, got a string",
+				"c.yaml:4: homeservers: expected a list, got a mapping",
+				"c.yaml:6: tenants[0].id: expected a string, got a mapping",
+				`c.yaml:9: tenants[0].homeserver: unknown homeserver "land" (configured: )`,
+			},
+		},
+		{
+			name: "missing and invalid fields",
+			data: "log:\n  level: verbose\n  format: xml\n  colour: true\n" +
+				"database:\n  uri: mysql://db/lm\n" +
+				"homeservers:\n  - name: Land\n    server_name: https://land.hessen.de\n    client_url: ftp://land.hessen.de\n" +
+				"  - description: no name\n    service_account:\n      localpart: Land Messenger\n" +
+				"tenants:\n  - id: STK\n    kind: ministery\n  - name: x\n",
+			want: []string{
+				`c.yaml:2: log.level: invalid log level "verbose" (want trace, debug, info, warn or error)`,
+				`c.yaml:3: log.format: invalid log format "xml" (want text or json)`,
+				"c.yaml:4: log.colour: unknown field",
+				`c.yaml:6: database.uri: unsupported database scheme "mysql" (want sqlite:PATH, file:PATH, a plain path, postgres:// or postgresql://)`,
+				`c.yaml:8: homeservers[0].name: invalid homeserver name "Land" (want lowercase letters, digits and hyphens)`,
+				`c.yaml:9: homeservers[0].server_name: invalid server name "https://land.hessen.de" (want a host name or IP address with optional port, e.g. land.hessen.de)`,
+				`c.yaml:10: homeservers[0].client_url: must be an absolute http or https URL, got "ftp://land.hessen.de"`,
+				"c.yaml:11: homeservers[1].name: missing required field",
+				"c.yaml:11: homeservers[1].server_name: missing required field (required unless stack_dir is set)",
+				"c.yaml:11: homeservers[1].client_url: missing required field (required unless stack_dir is set)",
+				`c.yaml:13: homeservers[1].service_account.localpart: invalid Matrix localpart "Land Messenger" (want lowercase letters, digits and ._=/+-)`,
+				`c.yaml:15: tenants[0].id: invalid tenant id "STK" (want lowercase letters, digits and hyphens)`,
+				"c.yaml:15: tenants[0].name: missing required field",
+				"c.yaml:15: tenants[0].homeserver: missing required field",
+				`c.yaml:16: tenants[0].kind: invalid tenant kind "ministery" (want ministry, police, forestry or schools)`,
+				"c.yaml:17: tenants[1].id: missing required field",
+				"c.yaml:17: tenants[1].kind: missing required field",
+				"c.yaml:17: tenants[1].homeserver: missing required field",
+			},
+		},
+		{
+			name: "duplicates",
+			data: header + "    name: forst\n  - name: land\n    server_name: 127.0.0.2:8448\n    client_url: http://127.0.0.2:8008\n" + tenant +
+				"  - id: stk\n    name: again\n    kind: schools\n    homeserver: land\n",
+			want: []string{
+				"c.yaml:5: homeservers[0].name: duplicate field (first defined at line 2)",
+				`c.yaml:6: homeservers[1].name: duplicate homeserver name "land" (first defined at line 2)`,
+				`c.yaml:14: tenants[1].id: duplicate tenant id "stk" (first defined at line 10)`,
+			},
+		},
+		{
+			name: "stack dir makes connection settings optional",
+			data: "stack_dir: .demo\nhomeservers:\n  - name: land\n" + tenant,
+		},
+		{
+			name: "server names",
+			data: "stack_dir: .demo\nhomeservers:\n  - name: a\n    server_name: '[::1]:8448'\n  - name: b\n    server_name: 'land.hessen.de:99999'\n  - name: c\n    server_name: '[1.2.3.4]'\n  - name: d\n    server_name: 127.0.0.2\n" + strings.Replace(tenant, "land", "a", 1),
+			want: []string{
+				`c.yaml:6: homeservers[1].server_name: invalid server name "land.hessen.de:99999" (want a host name or IP address with optional port, e.g. land.hessen.de)`,
+				`c.yaml:8: homeservers[2].server_name: invalid server name "[1.2.3.4]" (want a host name or IP address with optional port, e.g. land.hessen.de)`,
+			},
+		},
+		{
+			name: "client URLs",
+			data: "stack_dir: .demo\nhomeservers:\n  - name: a\n    client_url: 'matrix.land.hessen.de'\n  - name: b\n    client_url: 'https://'\n  - name: c\n    client_url: 'https://user:hunter2@x:%zz'\n" + strings.Replace(tenant, "land", "a", 1),
+			want: []string{
+				`c.yaml:4: homeservers[0].client_url: must be an absolute http or https URL, got "matrix.land.hessen.de"`,
+				`c.yaml:6: homeservers[1].client_url: missing host in URL "https:"`,
+				`c.yaml:8: homeservers[2].client_url: invalid URL: invalid port ":%zz" after host`,
+			},
+		},
+		{
+			name: "anchors and merge keys",
+			data: "stack_dir: .demo\nhomeservers:\n  - &hs\n    name: land\n    description: x\n  - <<: *hs\n    name: forst\n    nmae: typo\n" +
+				"tenants:\n  - &t {id: a, name: A, kind: ministry, homeserver: land}\n  - {<<: *t, id: b}\n",
+			want: []string{
+				"c.yaml:8: homeservers[1].nmae: unknown field",
+			},
+		},
+		{
+			name: "postgres without host",
+			data: "database:\n  uri: postgres:///lm\n" + header + tenant,
+			want: []string{"c.yaml:2: database.uri: invalid PostgreSQL URI: missing host"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("c.yaml", []byte(tt.data), noEnv)
+			got := problemStrings(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if (err == nil) != (cfg != nil) {
+				t.Errorf("got config %v and error %v, want exactly one", cfg, err)
+			}
+		})
+	}
+}
+
+func TestMergeKeys(t *testing.T) {
+	data := "stack_dir: .demo\nhomeservers:\n  - &hs\n    name: land\n    description: shared\n  - <<: *hs\n    name: forst\n" +
+		"tenants:\n  - &t {id: a, name: A, kind: ministry, homeserver: land}\n  - {<<: *t, id: b}\n"
+	cfg, err := parse("c.yaml", []byte(data), noEnv)
+	if err != nil {
+		t.Fatalf("got %v, want no error", err)
+	}
+	if got, want := cfg.Homeservers[1], (Homeserver{Name: "forst", Description: "shared", ServiceAccount: ServiceAccount{Localpart: "landesmessenger"}, Line: 6}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got, want := cfg.Tenants[1], (Tenant{ID: "b", Name: "A", Kind: KindMinistry, Homeserver: "land", Line: 10}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	const tail = "homeservers:\n  - name: land\ntenants:\n  - {id: a, name: A, kind: ministry, homeserver: land}\n"
+	tests := []struct {
+		name     string
+		env      map[string]string
+		data     string
+		want     []string // problems
+		stackDir string
+		logLevel string
+	}{
+		{
+			name:     "set",
+			env:      map[string]string{"SD": "/srv/stack", "LVL": "debug"},
+			data:     "stack_dir: ${SD}\nlog:\n  level: ${LVL:-warn}\n" + tail,
+			stackDir: "/srv/stack",
+			logLevel: "debug",
+		},
+		{
+			name:     "default when unset",
+			env:      map[string]string{"SD": "x"},
+			data:     "stack_dir: ${SD}\nlog:\n  level: ${LVL:-warn}\n" + tail,
+			stackDir: "x",
+			logLevel: "warn",
+		},
+		{
+			name:     "default when empty",
+			env:      map[string]string{"SD": "x", "LVL": ""},
+			data:     "stack_dir: ${SD}\nlog:\n  level: ${LVL:-warn}\n" + tail,
+			stackDir: "x",
+			logLevel: "warn",
+		},
+		{
+			name:     "dollar escapes and plain dollars",
+			env:      map[string]string{"SD": "x"},
+			data:     "stack_dir: \"a$$b${SD}$c$$${SD}\"\n" + tail,
+			stackDir: "a$bx$c$x",
+			logLevel: "info",
+		},
+		{
+			name:     "comments are not expanded",
+			data:     "# uses ${UNSET}\nstack_dir: 'a # ${SD:-b}' # ${UNSET}\n" + tail,
+			stackDir: "a # b",
+			logLevel: "info",
+		},
+		{
+			name: "unset without default",
+			env:  map[string]string{"LVL": "info"},
+			data: "stack_dir: ${STACK}\nlog:\n  level: ${LVL}\n" + tail,
+			want: []string{
+				"c.yaml:1: stack_dir: environment variable STACK is not set (use ${STACK:-default} for a default)",
+				"c.yaml:5: homeservers[0].server_name: missing required field (required unless stack_dir is set)",
+				"c.yaml:5: homeservers[0].client_url: missing required field (required unless stack_dir is set)",
+			},
+		},
+		{
+			name: "unset required field",
+			data: "stack_dir: .demo\nhomeservers:\n  - name: ${HS_NAME}\n    description: ${DESC:-}\ntenants:\n  - {id: a, name: A, kind: ministry, homeserver: land}\n",
+			want: []string{
+				"c.yaml:3: homeservers[0].name: environment variable HS_NAME is not set (use ${HS_NAME:-default} for a default)",
+				`c.yaml:6: tenants[0].homeserver: unknown homeserver "land" (configured: )`,
+			},
+		},
+		{
+			name: "newline in value",
+			env:  map[string]string{"SD": "a\nlog: {level: x}"},
+			data: "stack_dir: ${SD}\n" + tail,
+			want: []string{
+				"c.yaml:1: stack_dir: environment variable SD contains a line break",
+				"c.yaml:3: homeservers[0].server_name: missing required field (required unless stack_dir is set)",
+				"c.yaml:3: homeservers[0].client_url: missing required field (required unless stack_dir is set)",
+			},
+		},
+		{
+			name: "malformed references",
+			data: "stack_dir: ${1X}\nlog:\n  level: ${A:-${B}}\n  format: ${OOPS\n" + tail,
+			want: []string{
+				`c.yaml:1: stack_dir: invalid environment reference "${1X}" (want ${NAME} or ${NAME:-default})`,
+				`c.yaml:3: log.level: nested environment reference in "${A:-${B}}" is not supported`,
+				`c.yaml:4: log.format: unterminated environment reference "${OOPS" (missing "}")`,
+				"c.yaml:6: homeservers[0].server_name: missing required field (required unless stack_dir is set)",
+				"c.yaml:6: homeservers[0].client_url: missing required field (required unless stack_dir is set)",
+			},
+		},
+		{
+			name: "reference in key",
+			data: "${KEY}: x\nstack_dir: .demo\n" + tail,
+			want: []string{
+				"c.yaml:1: env: environment variable KEY is not set (use ${KEY:-default} for a default)",
+				"c.yaml:1: yaml: did not find expected key",
+			},
+		},
+		{
+			name: "reference with syntax error",
+			data: "stack_dir: ${UNSET}\nlog: [\n",
+			want: []string{
+				"c.yaml:1: env: environment variable UNSET is not set (use ${UNSET:-default} for a default)",
+				"c.yaml:2: yaml: did not find expected node content",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("c.yaml", []byte(tt.data), envMap(tt.env))
+			got := problemStrings(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if err != nil {
+				return
+			}
+			if cfg.StackDir != tt.stackDir {
+				t.Errorf("stack_dir: got %q, want %q", cfg.StackDir, tt.stackDir)
+			}
+			if cfg.Log.Level != tt.logLevel {
+				t.Errorf("log.level: got %q, want %q", cfg.Log.Level, tt.logLevel)
+			}
+		})
+	}
+}
+
+func TestParseUsesProcessEnvironment(t *testing.T) {
+	t.Setenv("LANDESMESSENGER_TEST_STACK_DIR", "/srv/stack")
+	data := "stack_dir: ${LANDESMESSENGER_TEST_STACK_DIR}\nhomeservers: [{name: land}]\ntenants: [{id: a, name: A, kind: police, homeserver: land}]\n"
+	cfg, err := Parse("c.yaml", []byte(data))
+	if err != nil {
+		t.Fatalf("got %v, want no error", err)
+	}
+	if got, want := cfg.StackDir, "/srv/stack"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good", "  s3cr3t-value\n")
+	empty := writeFile(t, dir, "empty", " \n\t\n")
+	large := writeFile(t, dir, "large", strings.Repeat("x", MaxSecretSize+1))
+	missing := filepath.Join(dir, "missing")
+
+	config := func(reg, pw, token string) string {
+		return "homeservers:\n  - name: land\n    server_name: land.hessen.de\n    client_url: https://matrix.land.hessen.de\n" +
+			"    registration_shared_secret_file: '" + reg + "'\n" +
+			"    service_account:\n      password_file: '" + pw + "'\n      access_token_file: '" + token + "'\n" +
+			"tenants: [{id: a, name: A, kind: ministry, homeserver: land}]\n"
+	}
+	tests := []struct {
+		name           string
+		reg, pw, token string
+		want           []string
+	}{
+		{name: "readable", reg: good, pw: good, token: good},
+		{name: "unset", reg: "", pw: "", token: ""},
+		{
+			name: "missing",
+			reg:  missing, pw: good, token: good,
+			want: []string{`c.yaml:5: homeservers[0].registration_shared_secret_file: cannot read secret file "` + missing + `": no such file or directory`},
+		},
+		{
+			name: "directory, empty and too large",
+			reg:  dir, pw: empty, token: large,
+			want: []string{
+				`c.yaml:5: homeservers[0].registration_shared_secret_file: cannot read secret file "` + dir + `": is a directory`,
+				`c.yaml:7: homeservers[0].service_account.password_file: secret file "` + empty + `" is empty`,
+				`c.yaml:8: homeservers[0].service_account.access_token_file: secret file "` + large + `" is larger than 65536 bytes`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("c.yaml", []byte(config(tt.reg, tt.pw, tt.token)), noEnv)
+			got := problemStrings(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if err == nil && cfg.Homeservers[0].ServiceAccount.PasswordFile != tt.pw {
+				t.Errorf("password_file: got %q, want %q", cfg.Homeservers[0].ServiceAccount.PasswordFile, tt.pw)
+			}
+		})
+	}
+}
+
+func TestSecretFilePermissionDenied(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("permissions are not enforced for root")
+	}
+	path := writeFile(t, t.TempDir(), "secret", "s3cr3t-value")
+	if err := os.Chmod(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	data := "stack_dir: .demo\nhomeservers:\n  - name: land\n    registration_shared_secret_file: " + path + "\ntenants: [{id: a, name: A, kind: ministry, homeserver: land}]\n"
+	_, err := parse("c.yaml", []byte(data), noEnv)
+	got := problemStrings(t, err)
+	want := []string{`c.yaml:4: homeservers[0].registration_shared_secret_file: cannot read secret file "` + path + `": permission denied`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestReadSecret(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		path    string
+		want    string
+		wantErr error
+	}{
+		{name: "trimmed", path: writeFile(t, dir, "a", "\n  s3cr3t-value \r\n"), want: "s3cr3t-value"},
+		{name: "missing", path: filepath.Join(dir, "missing"), wantErr: fs.ErrNotExist},
+		{name: "empty", path: writeFile(t, dir, "b", "\n"), wantErr: ErrEmptySecret},
+		{name: "too large", path: writeFile(t, dir, "c", strings.Repeat("s3cr3t-value", MaxSecretSize)), wantErr: ErrSecretTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadSecret(tt.path)
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("got error %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("got error %q, want it to name %s", err, tt.path)
+			}
+		})
+	}
+	if _, err := ReadSecret(""); err == nil {
+		t.Errorf("ReadSecret(\"\"): got no error, want one")
+	}
+}
+
+func TestSecretNeverInErrors(t *testing.T) {
+	const secret = "s3cr3t-hunter2"
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good", secret+"\n")
+	large := writeFile(t, dir, "large", strings.Repeat(secret+"\n", MaxSecretSize/len(secret)+1))
+	// A "secret" that looks like YAML, for when a secret file is passed
+	// where the configuration is expected.
+	yamlish := writeFile(t, dir, "yamlish", "password: "+secret+": x\n  "+secret+"\n")
+	config := writeFile(t, dir, "config.yaml",
+		"log:\n  level: loud\nhomeservers:\n  - name: land\n    client_url: 'https://landesmessenger:"+secret+"@matrix.land.hessen.de:%zz'\n"+
+			"  - name: forst\n    client_url: 'ftp://landesmessenger:"+secret+"@matrix.forst.hessen.de'\n"+
+			"    registration_shared_secret_file: "+good+"\n"+
+			"    service_account:\n      password_file: "+large+"\n      access_token_file: "+good+"/x\n"+
+			"tenants: [{id: a, name: A, kind: ministry, homeserver: nowhere}]\n")
+
+	var errs []error
+	for _, path := range []string{config, good, large, yamlish} {
+		_, err := Load(path)
+		errs = append(errs, err)
+	}
+	for _, path := range []string{good + "/x", large, dir} {
+		_, err := ReadSecret(path)
+		errs = append(errs, err)
+	}
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("case %d: got no error, want one", i)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("case %d: got error containing the secret:\n%v", i, err)
+		}
+	}
+}
+
+func TestDatabase(t *testing.T) {
+	tests := []struct {
+		uri     string
+		driver  DatabaseDriver
+		dsn     string
+		problem string
+	}{
+		{uri: "landesmessenger.db", driver: DriverSQLite, dsn: "landesmessenger.db"},
+		{uri: "sqlite:data/lm.db", driver: DriverSQLite, dsn: "data/lm.db"},
+		{uri: "sqlite:///var/lib/lm.db", driver: DriverSQLite, dsn: "/var/lib/lm.db"},
+		{uri: "file:lm.db?_pragma=busy_timeout(5000)", driver: DriverSQLite, dsn: "file:lm.db?_pragma=busy_timeout(5000)"},
+		{uri: "postgres://lm@db.hessen.de/lm", driver: DriverPostgres, dsn: "postgres://lm@db.hessen.de/lm"},
+		{uri: "postgresql://lm@db.hessen.de:5432/lm?sslmode=verify-full", driver: DriverPostgres, dsn: "postgresql://lm@db.hessen.de:5432/lm?sslmode=verify-full"},
+		{uri: "mysql://db/lm", driver: "", dsn: "mysql://db/lm", problem: `unsupported database scheme "mysql" (want sqlite:PATH, file:PATH, a plain path, postgres:// or postgresql://)`},
+		{uri: "sqlite:", driver: DriverSQLite, dsn: "", problem: "missing SQLite database path"},
+	}
+	for _, tt := range tests {
+		db := Database{URI: tt.uri}
+		if got := db.Driver(); got != tt.driver {
+			t.Errorf("%s: driver: got %q, want %q", tt.uri, got, tt.driver)
+		}
+		if got := db.DSN(); got != tt.dsn {
+			t.Errorf("%s: dsn: got %q, want %q", tt.uri, got, tt.dsn)
+		}
+		if got := databaseProblem(tt.uri); got != tt.problem {
+			t.Errorf("%s: problem: got %q, want %q", tt.uri, got, tt.problem)
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Homeservers: []Homeserver{{Name: "land"}}, Tenants: []Tenant{{ID: "a"}}}, "1 homeserver (land), 1 tenant"},
+		{Config{Homeservers: []Homeserver{{Name: "land"}, {Name: "forst"}}}, "2 homeservers (land, forst), 0 tenants"},
+	}
+	for _, tt := range tests {
+		if got := tt.cfg.Summary(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestProblemString(t *testing.T) {
+	err := &ValidationError{Problems: []Problem{
+		{File: "config.yaml", Line: 7, Field: "homeservers[0].clienturl", Msg: "unknown field"},
+		{File: "config.yaml", Line: 9, Field: "yaml", Msg: "oops"},
+	}}
+	if got, want := err.Error(), "config.yaml:7: homeservers[0].clienturl: unknown field\nconfig.yaml:9: yaml: oops"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestTenantKinds(t *testing.T) {
+	for _, k := range TenantKinds() {
+		if !k.Valid() {
+			t.Errorf("%s: got invalid, want valid", k)
+		}
+	}
+	if TenantKind("ministery").Valid() {
+		t.Errorf("ministery: got valid, want invalid")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(Example)
+	for _, name := range []string{"testdata/bad.yaml", "testdata/badyaml.yaml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("homeservers: [{<<: [*x]}]\n"))
+	f.Add([]byte("${"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := parse("f.yaml", data, noEnv)
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("got config %v and error %v, want exactly one", cfg, err)
+		}
+		var verr *ValidationError
+		if err != nil && (!errors.As(err, &verr) || len(verr.Problems) == 0) {
+			t.Fatalf("got error %v, want *ValidationError with problems", err)
+		}
+	})
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The Hessen demo: a Dendrite stack with the four homeservers of
+# config/example.yaml in .demo (or $LM_STACK_DIR), and `landesmessenger serve`
+# in the foreground. Ctrl-C stops the service, then the stack.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export LM_STACK_DIR="${LM_STACK_DIR:-.demo}"
+config="${LM_CONFIG:-config/example.yaml}"
+bin=bin/landesmessenger
+
+"$bin" config validate -c "$config" || exit 1
+"$bin" stack up -c "$config" --homeserver "${LM_HOMESERVER:-dendrite}" || exit 1
+# From here on the stack runs: whatever ends the script stops it.
+trap '"$bin" stack down' EXIT
+# Ctrl-C reaches serve too (same process group); the shell waits for it to
+# shut down cleanly and then exits through the EXIT trap.
+trap 'echo "stopping (Ctrl-C)"' INT TERM
+
+kind=$(sed -n 's/.*"kind": "\(.*\)".*/\1/p' "$LM_STACK_DIR/stack.json")
+cat <<MSG
+
+Point an Element client at one of the client URLs above (homeserver URL).
+The service account of each homeserver is @landesmessenger:SERVER_NAME; its
+password is in $LM_STACK_DIR/$kind/NAME/service.password. Press Ctrl-C to stop
+the service and the stack.
+
+MSG
+"$bin" serve -c "$config"

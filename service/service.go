@@ -1,0 +1,183 @@
+// Package service runs Landesmessenger as a long-lived process (`serve`): it
+// opens the database, connects the service account to every configured
+// homeserver and checks its credentials, and then runs the workers that later
+// parts add (provisioning reconciler, bots, bridge) until it is stopped.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/homeserver"
+	"github.com/landesmessenger/landesmessenger/logging"
+	"github.com/landesmessenger/landesmessenger/stack"
+	"github.com/landesmessenger/landesmessenger/store"
+)
+
+// Target is a configured homeserver with its connection details resolved:
+// from the configuration, or from the local stack for homeservers without a
+// client_url.
+type Target struct {
+	Endpoint    homeserver.Endpoint
+	Credentials homeserver.Credentials
+}
+
+// Resolve returns the connection details of every homeserver of cfg, reading
+// secret files and, where needed, the local stack's stack.json. Errors name
+// the homeserver and never contain a secret.
+func Resolve(cfg *config.Config) ([]Target, error) {
+	var st *stack.State
+	targets := make([]Target, 0, len(cfg.Homeservers))
+	var errs []error
+	for _, hs := range cfg.Homeservers {
+		t, err := resolveOne(cfg, &hs, &st)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: homeserver %s: %w", cfg.Path, hs.Line, hs.Name, err))
+			continue
+		}
+		targets = append(targets, t)
+	}
+	return targets, errors.Join(errs...)
+}
+
+func resolveOne(cfg *config.Config, hs *config.Homeserver, st **stack.State) (Target, error) {
+	t := Target{Endpoint: homeserver.Endpoint{Name: string(hs.Name), ServerName: hs.ServerName, ClientURL: hs.ClientURL}}
+	var passwordFile string
+	if hs.FromStack() {
+		if *st == nil {
+			loaded, err := stack.Load(cfg.StackDir)
+			if err != nil {
+				return t, err
+			}
+			*st = loaded
+		}
+		s, ok := (*st).Server(string(hs.Name))
+		if !ok {
+			return t, fmt.Errorf("not in the local stack in %s (start it with `landesmessenger stack up -c %s`)", cfg.StackDir, cfg.Path)
+		}
+		t.Endpoint.ServerName, t.Endpoint.ClientURL = s.ServerName, s.ClientURL
+		t.Credentials.UserID = id.UserID(s.ServiceUserID)
+		passwordFile = s.ServicePasswordFile
+	} else {
+		t.Credentials.UserID = id.NewUserID(hs.ServiceAccount.Localpart, hs.ServerName)
+		passwordFile = hs.ServiceAccount.PasswordFile
+		if f := hs.ServiceAccount.AccessTokenFile; f != "" {
+			token, err := config.ReadSecret(f)
+			if err != nil {
+				return t, fmt.Errorf("service_account.access_token_file: %w", err)
+			}
+			t.Credentials.AccessToken = token
+		}
+	}
+	if passwordFile != "" {
+		pw, err := config.ReadSecret(passwordFile)
+		if err != nil {
+			return t, fmt.Errorf("service account password: %w", err)
+		}
+		t.Credentials.Password = pw
+	}
+	return t, nil
+}
+
+// Service is a running Landesmessenger.
+type Service struct {
+	Config *config.Config
+	Store  *store.Store
+	Conns  []*homeserver.Conn
+	log    logrus.FieldLogger
+	runID  int64
+}
+
+// Start opens the database, applies its migrations, and connects to every
+// homeserver, checking the service account's credentials. A login is kept in
+// the database so that a restart reuses it.
+func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, version string) (*Service, error) {
+	targets, err := Resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.Database.URI, logging.Zerolog(log.WithField("component", "database")))
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	svc := &Service{Config: cfg, Store: db, log: log}
+	for _, t := range targets {
+		hlog := log.WithFields(logrus.Fields{"homeserver": t.Endpoint.Name, "client_url": t.Endpoint.ClientURL})
+		saved, err := db.LoadSession(ctx, t.Endpoint.Name)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		var prev *homeserver.Session
+		if saved != nil {
+			prev = &homeserver.Session{UserID: saved.UserID, DeviceID: saved.DeviceID, AccessToken: saved.AccessToken}
+		}
+		conn, err := homeserver.Connect(ctx, t.Endpoint, t.Credentials, prev, logging.Zerolog(hlog.WithField("component", "mautrix")))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if conn.NewSession {
+			err := db.SaveSession(ctx, store.Session{
+				Homeserver: t.Endpoint.Name, UserID: conn.Session.UserID, DeviceID: conn.Session.DeviceID,
+				AccessToken: conn.Session.AccessToken, UpdatedAt: time.Now(),
+			})
+			if err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+		hlog.WithFields(logrus.Fields{
+			"server_name":    t.Endpoint.ServerName,
+			"user_id":        conn.Session.UserID,
+			"device_id":      conn.Session.DeviceID,
+			"implementation": conn.Implementation,
+			"new_login":      conn.NewSession,
+		}).Info("homeserver connected")
+		svc.Conns = append(svc.Conns, conn)
+	}
+	if svc.runID, err = db.StartRun(ctx, version, time.Now()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return svc, nil
+}
+
+// Run starts the service and blocks until ctx is done, then stops it.
+func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, version string) error {
+	svc, err := Start(ctx, cfg, log, version)
+	if err != nil {
+		return err
+	}
+	log.WithFields(logrus.Fields{
+		"homeservers": len(svc.Conns),
+		"tenants":     len(cfg.Tenants),
+		"database":    databaseKind(cfg),
+	}).Info("ready")
+	<-ctx.Done()
+	log.Info("stopping")
+	return svc.Stop()
+}
+
+// Stop records the end of the run and closes the database.
+func (s *Service) Stop() error {
+	// The run's context is gone by now; recording the stop gets a fresh one.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.Store.StopRun(ctx, s.runID, time.Now())
+	return errors.Join(err, s.Store.Close())
+}
+
+func databaseKind(cfg *config.Config) string {
+	if cfg.Database.Driver() == config.DriverPostgres {
+		return "postgres"
+	}
+	return "sqlite:" + filepath.Clean(cfg.Database.DSN())
+}

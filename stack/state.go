@@ -1,0 +1,123 @@
+// Package stack runs a local stack of real Matrix homeservers on loopback: one
+// homeserver per homeserver of the configuration, federating with each other
+// over TLS with certificates made for the stack. Dendrite is the embedded
+// default; Synapse on PostgreSQL is the production reference. The demo and
+// every integration test run on such a stack.
+//
+// A stack lives in one directory. Up writes DIR/stack.json, which names every
+// process it started; Down stops exactly those processes by PID.
+package stack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Kind is the homeserver implementation a stack runs.
+type Kind string
+
+// The homeserver kinds a stack can run.
+const (
+	Dendrite Kind = "dendrite"
+	Synapse  Kind = "synapse"
+)
+
+// ParseKind returns the Kind named by s.
+func ParseKind(s string) (Kind, error) {
+	switch Kind(s) {
+	case Dendrite, Synapse:
+		return Kind(s), nil
+	case "":
+		return Dendrite, nil
+	}
+	return "", fmt.Errorf("unknown homeserver kind %q (want dendrite or synapse)", s)
+}
+
+// StateFile is the name of the file in the stack directory that describes a
+// running stack.
+const StateFile = "stack.json"
+
+// State describes a stack: what runs, where, and which processes belong to it.
+type State struct {
+	Kind        Kind      `json:"kind"`
+	Homeservers []Server  `json:"homeservers"`
+	Postgres    *Postgres `json:"postgres,omitempty"`
+	Dir         string    `json:"dir"`
+}
+
+// Server is one homeserver of a stack.
+type Server struct {
+	// Name is the homeserver's name in the configuration, e.g. "land".
+	Name string `json:"name"`
+	// ServerName is the Matrix server name, an IP literal on loopback.
+	ServerName string `json:"server_name"`
+	// ClientURL serves the client-server API over plain HTTP on loopback.
+	ClientURL string `json:"client_url"`
+	// FederationURL serves the server-server API over TLS.
+	FederationURL string `json:"federation_url"`
+	// RegistrationSharedSecretFile holds the secret for shared-secret
+	// registration (mode 0600).
+	RegistrationSharedSecretFile string `json:"registration_shared_secret_file"`
+	// ServiceUserID is the admin account the stack made for Landesmessenger.
+	ServiceUserID string `json:"service_user_id"`
+	// ServicePasswordFile holds that account's password (mode 0600).
+	ServicePasswordFile string `json:"service_password_file"`
+	// PID is the homeserver's process.
+	PID int `json:"pid"`
+	// LogFile receives the homeserver's output.
+	LogFile string `json:"log_file"`
+}
+
+// Postgres is the PostgreSQL cluster a Synapse stack runs on.
+type Postgres struct {
+	DataDir      string `json:"data_dir"`
+	Host         string `json:"host"`
+	Port         int    `json:"port"`
+	User         string `json:"user"`
+	PasswordFile string `json:"password_file"`
+	PID          int    `json:"pid"`
+	LogFile      string `json:"log_file"`
+}
+
+// Server returns the homeserver called name.
+func (s *State) Server(name string) (*Server, bool) {
+	for i := range s.Homeservers {
+		if s.Homeservers[i].Name == name {
+			return &s.Homeservers[i], true
+		}
+	}
+	return nil, false
+}
+
+// ErrNoStack is returned by Load when the directory holds no stack.
+var ErrNoStack = errors.New("no stack")
+
+// Load reads DIR/stack.json.
+func Load(dir string) (*State, error) {
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s (run `landesmessenger stack up`)", ErrNoStack, dir)
+	} else if err != nil {
+		return nil, fmt.Errorf("read stack state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, StateFile), err)
+	}
+	return &st, nil
+}
+
+func (s *State) save(dir string) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, StateFile+".tmp")
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write stack state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, StateFile))
+}
