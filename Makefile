@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOTOOLCHAIN := local
 
-.PHONY: all build demo test fmt-check vet unit integration bench clean
+.PHONY: all build demo test fmt-check vet unit bench bench-go bench-stack clean
 
 all: build
 
@@ -39,8 +39,15 @@ vet:
 unit:
 	$(GO) test -tags $(TAGS) -short -count=1 ./...
 
-bench:
+# Benchmarks: Go benchmarks, and the stack timings and memory written to
+# docs/benchmarks.md.
+bench: bench-go bench-stack
+
+bench-go:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
+
+bench-stack: build
+	./scripts/bench-stack.sh
 
 clean:
 	rm -rf bin

@@ -60,6 +60,9 @@ type Conn struct {
 	Client         *mautrix.Client
 	Implementation Implementation
 	Version        string
+	// SpecVersions are the client-server spec versions the server
+	// advertises (Dendrite v0.13.8 stops at v1.2).
+	SpecVersions []mautrix.SpecVersion
 	// Session is the login in use; callers store it when it changed.
 	Session Session
 	// NewSession is true when Connect had to log in afresh.
@@ -88,9 +91,8 @@ func Connect(ctx context.Context, ep Endpoint, creds Credentials, saved *Session
 	if err != nil {
 		return nil, fmt.Errorf("homeserver %s at %s does not answer: %w", ep.Name, ep.ClientURL, err)
 	}
-	_ = versions
 	impl, version := Detect(ctx, cli)
-	conn := &Conn{Endpoint: ep, Client: cli, Implementation: impl, Version: version}
+	conn := &Conn{Endpoint: ep, Client: cli, Implementation: impl, Version: version, SpecVersions: versions.Versions}
 
 	try := func(s Session) error {
 		cli.UserID, cli.DeviceID, cli.AccessToken = s.UserID, s.DeviceID, s.AccessToken

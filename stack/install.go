@@ -51,6 +51,42 @@ func installLock(cache string) (unlock func(), err error) {
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
+// ensure returns path once ok(path) holds, running install first if it does
+// not. Installs hold a lock on the cache folder, so parallel tests install
+// once and the others wait and reuse the result.
+func ensure(ctx context.Context, path string, ok func(context.Context, string) bool, install func() error) (string, error) {
+	if ok(ctx, path) {
+		return path, nil
+	}
+	cache, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	unlock, err := installLock(cache)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if ok(ctx, path) {
+		return path, nil
+	}
+	if err := install(); err != nil {
+		return "", err
+	}
+	if !ok(ctx, path) {
+		return "", fmt.Errorf("the installed %s does not report the pinned version", path)
+	}
+	return path, nil
+}
+
+// runCombined runs cmd; its error carries the command line and output.
+func runCombined(cmd *exec.Cmd) error {
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return nil
+}
+
 // EnsureDendrite installs Dendrite into the cache unless the pinned version is
 // already there, and returns the path of the dendrite binary.
 func EnsureDendrite(ctx context.Context, log logrus.FieldLogger) (string, error) {
@@ -59,31 +95,15 @@ func EnsureDendrite(ctx context.Context, log logrus.FieldLogger) (string, error)
 		return "", err
 	}
 	bin := filepath.Join(cache, "dendrite-v"+DendriteVersion, "bin")
-	exe := filepath.Join(bin, "dendrite")
-	if dendriteVersionOK(ctx, exe) {
-		return exe, nil
-	}
-	unlock, err := installLock(cache)
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if dendriteVersionOK(ctx, exe) {
-		return exe, nil
-	}
-	log.WithFields(logrus.Fields{"version": DendriteVersion, "dir": bin}).Info("installing Dendrite (go install, about 1-2 minutes)")
-	cmd := exec.CommandContext(ctx, "go", "install", dendriteModule+"/cmd/dendrite@v"+DendriteVersion)
-	// Outside our module, so Dendrite's own module graph is used and our
-	// go.mod is never touched.
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOBIN="+bin, "GOTOOLCHAIN=local", "GOFLAGS=", "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install dendrite v%s: %w\n%s", DendriteVersion, err, out)
-	}
-	if !dendriteVersionOK(ctx, exe) {
-		return "", fmt.Errorf("installed %s does not report version %s", exe, DendriteVersion)
-	}
-	return exe, nil
+	return ensure(ctx, filepath.Join(bin, "dendrite"), dendriteVersionOK, func() error {
+		log.WithFields(logrus.Fields{"version": DendriteVersion, "dir": bin}).Info("installing Dendrite (go install, about 1-2 minutes)")
+		cmd := exec.CommandContext(ctx, "go", "install", dendriteModule+"/cmd/dendrite@v"+DendriteVersion)
+		// Outside our module, so Dendrite's own module graph is used and our
+		// go.mod is never touched.
+		cmd.Dir = os.TempDir()
+		cmd.Env = append(os.Environ(), "GOBIN="+bin, "GOTOOLCHAIN=local", "GOFLAGS=", "CGO_ENABLED=1")
+		return runCombined(cmd)
+	})
 }
 
 func dendriteVersionOK(ctx context.Context, exe string) bool {
@@ -101,35 +121,18 @@ func EnsureSynapse(ctx context.Context, log logrus.FieldLogger) (string, error) 
 	}
 	venv := filepath.Join(cache, "synapse-"+SynapseVersion, "venv")
 	py := filepath.Join(venv, "bin", "python")
-	if synapseVersionOK(ctx, py) {
-		return py, nil
-	}
-	unlock, err := installLock(cache)
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if synapseVersionOK(ctx, py) {
-		return py, nil
-	}
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		return "", fmt.Errorf("synapse needs python3 (3.10 or newer): %w", err)
-	}
-	log.WithFields(logrus.Fields{"version": SynapseVersion, "venv": venv}).Info("installing Synapse into a venv (pip, about a minute)")
-	steps := [][]string{
-		{python, "-m", "venv", "--clear", venv},
-		{py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "matrix-synapse[postgres]==" + SynapseVersion},
-	}
-	for _, step := range steps {
-		if out, err := exec.CommandContext(ctx, step[0], step[1:]...).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%s: %w\n%s", strings.Join(step, " "), err, out)
+	return ensure(ctx, py, synapseVersionOK, func() error {
+		python, err := exec.LookPath("python3")
+		if err != nil {
+			return fmt.Errorf("synapse needs python3 (3.10 or newer): %w", err)
 		}
-	}
-	if !synapseVersionOK(ctx, py) {
-		return "", fmt.Errorf("synapse in %s does not report version %s", venv, SynapseVersion)
-	}
-	return py, nil
+		log.WithFields(logrus.Fields{"version": SynapseVersion, "venv": venv}).Info("installing Synapse into a venv (pip, about a minute)")
+		if err := runCombined(exec.CommandContext(ctx, python, "-m", "venv", "--clear", venv)); err != nil {
+			return err
+		}
+		return runCombined(exec.CommandContext(ctx, py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+			"matrix-synapse[postgres]=="+SynapseVersion))
+	})
 }
 
 func synapseVersionOK(ctx context.Context, py string) bool {

@@ -97,11 +97,7 @@ func main() {
 				Usage: "connect to every configured homeserver, open the database and run until SIGINT or SIGTERM",
 				Flags: []cli.Flag{configFlag()},
 				Action: func(c *cli.Context) error {
-					cfg, err := loadConfig(c)
-					if err != nil {
-						return err
-					}
-					log, err := newLogger(c, cfg)
+					cfg, log, err := loadConfigAndLogger(c)
 					if err != nil {
 						return err
 					}
@@ -144,6 +140,16 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 	return cfg, err
 }
 
+// loadConfigAndLogger loads the config and makes the logger it asks for.
+func loadConfigAndLogger(c *cli.Context) (*config.Config, *logrus.Logger, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := newLogger(c, cfg)
+	return cfg, log, err
+}
+
 // newLogger makes the logger from the flags, falling back to the config.
 func newLogger(c *cli.Context, cfg *config.Config) (*logrus.Logger, error) {
 	level, format := c.String("log-level"), c.String("log-format")
@@ -165,11 +171,7 @@ func newLogger(c *cli.Context, cfg *config.Config) (*logrus.Logger, error) {
 }
 
 func stackUp(c *cli.Context) error {
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c, cfg)
+	cfg, log, err := loadConfigAndLogger(c)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/landesmessenger/landesmessenger/store"
 )
 
 // buildBinary builds landesmessenger once per test binary run.
@@ -145,16 +149,48 @@ func TestStackAndServe(t *testing.T) {
 			}
 
 			first := serveUntilReady(t, bin, env)
+			if got := strings.Count(first, "implementation="+kind); got != 4 {
+				t.Errorf("serve detected %s on %d homeservers, want 4:\n%s", kind, got, first)
+			}
 			if !strings.Contains(first, "new_login=true") {
 				t.Errorf("first serve did not log in afresh:\n%s", first)
 			}
-			second := serveUntilReady(t, bin, env)
+			// The second run logs at trace level, mautrix's requests included:
+			// still no secret may appear.
+			second := serveUntilReady(t, bin, append(env, "LM_LOG_LEVEL=trace"))
 			if !strings.Contains(second, "new_login=false") || strings.Contains(second, "new_login=true") {
 				t.Errorf("second serve did not reuse the saved login:\n%s", second)
 			}
-			for _, secretish := range []string{"access_token=syt_", "password="} {
-				if strings.Contains(first+second, secretish) {
-					t.Errorf("serve output contains %q", secretish)
+			if !strings.Contains(second, "component=mautrix") {
+				t.Errorf("mautrix's zerolog output did not reach the logrus stream:\n%s", second)
+			}
+			secrets := map[string]string{}
+			for _, name := range []string{"land", "polizei", "forst", "schule"} {
+				for _, file := range []string{"service.password", "registration_shared_secret"} {
+					b, err := os.ReadFile(filepath.Join(dir, kind, name, file))
+					if err != nil {
+						t.Fatal(err)
+					}
+					secrets[name+"/"+file] = strings.TrimSpace(string(b))
+				}
+			}
+			for what, secret := range secrets {
+				if strings.Contains(first+second, secret) {
+					t.Errorf("serve output contains the %s", what)
+				}
+			}
+			db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "landesmessenger.db"), zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for _, name := range []string{"land", "polizei", "forst", "schule"} {
+				sess, err := db.LoadSession(context.Background(), name)
+				if err != nil || sess == nil {
+					t.Fatalf("saved session of %s: %v %v", name, sess, err)
+				}
+				if strings.Contains(first+second, sess.AccessToken) {
+					t.Errorf("serve output contains the access token of %s", name)
 				}
 			}
 
