@@ -9,7 +9,10 @@
 // name files holding them, read with ReadSecret.
 //
 // Load and Parse report every problem of a file at once, each with its
-// file, line and field, in a *ValidationError.
+// file, line and field, in a *ValidationError. A YAML syntax error does
+// not hide the other problems: the offending lines are patched or left
+// out, and the rest of the file is still checked, without problems that
+// may merely follow from the lines left out.
 package config
 
 import (

@@ -202,6 +202,15 @@ func TestTestdata(t *testing.T) {
 				"testdata/badyaml.yaml:14: yaml: mapping values are not allowed in this context",
 			},
 		},
+		{
+			// The syntax error does not hide the other problems.
+			file: "testdata/bad-all.yaml",
+			want: []string{
+				"testdata/bad-all.yaml:18: yaml: mapping values are not allowed in this context",
+				`testdata/bad-all.yaml:21: tenants[2].id: duplicate tenant id "stk" (first defined at line 11)`,
+				`testdata/bad-all.yaml:29: tenants[3].homeserver: unknown homeserver "polizei" (configured: land)`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -291,6 +300,161 @@ func TestSyntaxErrorLine(t *testing.T) {
 				t.Errorf("got %q, want them to include %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSyntaxRecovery(t *testing.T) {
+	const header = "homeservers:\n  - name: land\n    server_name: land.hessen.de\n    client_url: https://matrix.land.hessen.de\ntenants:\n"
+	// second is a tenant starting on line 10 of header+first+second,
+	// with a genuine problem on line 13.
+	const second = "  - id: b\n    name: B\n    kind: police\n    homeserver: polizei\n"
+	const unknown = `c.yaml:13: tenants[1].homeserver: unknown homeserver "polizei" (configured: land)`
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
+		{
+			name: "value with a colon",
+			data: header + "  - id: a\n    name: A\n    kind: ministry: police\n    homeserver: land\n" + strings.Replace(second, "id: b", "id: a", 1),
+			want: []string{
+				"c.yaml:8: yaml: mapping values are not allowed in this context",
+				`c.yaml:10: tenants[1].id: duplicate tenant id "a" (first defined at line 6)`,
+				unknown,
+			},
+		},
+		{
+			name: "two errors in one tenant",
+			data: header + "  - id: a\n    name: A\n    kind: ministry: x\n    homeserver: land: y\n" + strings.Replace(second, "police", "polize", 1),
+			want: []string{
+				"c.yaml:8: yaml: mapping values are not allowed in this context",
+				"c.yaml:9: yaml: mapping values are not allowed in this context",
+				`c.yaml:12: tenants[1].kind: invalid tenant kind "polize" (want ministry, police, forestry or schools)`,
+				unknown,
+			},
+		},
+		{
+			name: "key indented too far",
+			data: header + "  - id: a\n      name: A\n    kind: ministry\n    homeserver: land\n" + second,
+			want: []string{"c.yaml:7: yaml: mapping values are not allowed in this context", unknown},
+		},
+		{
+			name: "key indented too little",
+			data: header + "  - id: a\n    name: A\nkind: ministry\n    homeserver: land\n" + second,
+			want: []string{"c.yaml:9: yaml: mapping values are not allowed in this context", unknown},
+		},
+		{
+			name: "list item indented too far",
+			data: header + "  - id: a\n    name: A\n    kind: ministry\n    homeserver: land\n   " + second,
+			want: []string{"c.yaml:10: yaml: mapping values are not allowed in this context", unknown},
+		},
+		{
+			name: "tab indentation",
+			data: header + "  - id: a\n\tname: A\n    kind: ministry\n    homeserver: land\n" + second,
+			want: []string{"c.yaml:7: yaml: found a tab character that violates indentation", unknown},
+		},
+		{
+			name: "missing colon",
+			data: header + "  - id: a\n    name A\n    kind: ministry\n    homeserver: land\n" + second,
+			want: []string{"c.yaml:7: yaml: could not find expected ':'", unknown},
+		},
+		{
+			// The quote ends on line 11, where the parser fails.
+			name: "unclosed quote",
+			data: header + "  - id: a\n    name: 'A\n    kind: ministry\n    homeserver: land\n" + strings.Replace(second, "B", "'B'", 1),
+			want: []string{"c.yaml:11: yaml: did not find expected key", unknown},
+		},
+		{
+			name: "unclosed flow mapping",
+			data: header + "  - {id: a, name: A, kind: ministry, homeserver: land\n" + "  - {id: b, name: B, kind: police, homeserver: polizei}\n",
+			want: []string{
+				"c.yaml:6: yaml: did not find expected ',' or '}'",
+				`c.yaml:7: tenants[1].homeserver: unknown homeserver "polizei" (configured: land)`,
+			},
+		},
+		{
+			name: "error in a flow sequence",
+			data: header[:len(header)-1] + " [\n  {id: a, name: A, kind: ministry: x, homeserver: land},\n  {id: b, name: B, kind: police, homeserver: polizei},\n]\n",
+			want: []string{
+				"c.yaml:6: yaml: did not find expected ',' or '}'",
+				`c.yaml:7: tenants[0].homeserver: unknown homeserver "polizei" (configured: land)`,
+			},
+		},
+		{
+			// The lost name may have been that of the unknown homeserver.
+			name: "error in a homeserver name",
+			data: strings.Replace(header, "name: land", "name: forst: land", 1) + "  - {id: a, name: A, kind: ministry, homeserver: forst}\n",
+			want: []string{"c.yaml:2: yaml: mapping values are not allowed in this context"},
+		},
+		{
+			name: "error in another homeserver field",
+			data: strings.Replace(header, "land.hessen.de\n", "land.hessen.de: 8448\n", 1) + "  - {id: a, name: A, kind: ministry, homeserver: forst}\n",
+			want: []string{
+				"c.yaml:3: yaml: mapping values are not allowed in this context",
+				`c.yaml:6: tenants[0].homeserver: unknown homeserver "forst" (configured: land)`,
+			},
+		},
+		{
+			// The lost line may have been stack_dir, which makes
+			// connection settings optional.
+			name: "error in stack_dir",
+			data: "stack_dir: .demo: x\nhomeservers:\n  - name: land\ntenants:\n  - {id: a, name: A, kind: ministry, homeserver: polizei}\n",
+			want: []string{
+				"c.yaml:1: yaml: mapping values are not allowed in this context",
+				`c.yaml:5: tenants[0].homeserver: unknown homeserver "polizei" (configured: land)`,
+			},
+		},
+		{
+			// The lost line may have been homeservers or tenants.
+			name: "broken top-level line",
+			data: "stack_dir: .demo\nlog:\n  level: info\n- tenants\n",
+			want: []string{"c.yaml:4: yaml: did not find expected key"},
+		},
+		{
+			name: "error in a second document",
+			data: header + "  - {id: a, name: A, kind: ministry, homeserver: polizei}\n---\nfoo: bar: baz\n",
+			want: []string{
+				`c.yaml:6: tenants[0].homeserver: unknown homeserver "polizei" (configured: land)`,
+				"c.yaml:7: yaml: multiple YAML documents are not supported",
+				"c.yaml:8: yaml: mapping values are not allowed in this context",
+			},
+		},
+		{
+			name: "windows line breaks",
+			data: strings.ReplaceAll(strings.Replace(header, "https://matrix.land.hessen.de", "x: y", 1)+"  - {id: a, name: A, kind: police, homeserver: polizei}\n", "\n", "\r\n"),
+			want: []string{
+				"c.yaml:4: yaml: mapping values are not allowed in this context",
+				`c.yaml:6: tenants[0].homeserver: unknown homeserver "polizei" (configured: land)`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("c.yaml", []byte(tt.data), noEnv)
+			if cfg != nil {
+				t.Errorf("got config %v, want nil", cfg)
+			}
+			got := problemStrings(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestSyntaxRecoveryGivesUp(t *testing.T) {
+	// Each line has an error of its own; the recovery stops after
+	// maxRecoveryRounds of them and skips the other checks.
+	data := "tenants:\n" + strings.Repeat("  - id: a: b\n", 2*maxRecoveryRounds)
+	_, err := parse("c.yaml", []byte(data), noEnv)
+	got := problemStrings(t, err)
+	if len(got) != maxRecoveryRounds {
+		t.Fatalf("got %d problems, want %d:\n%s", len(got), maxRecoveryRounds, strings.Join(got, "\n"))
+	}
+	for i, p := range got {
+		if want := fmt.Sprintf("c.yaml:%d: yaml: mapping values are not allowed in this context", i+2); p != want {
+			t.Errorf("got %q, want %q", p, want)
+		}
 	}
 }
 
@@ -539,7 +703,7 @@ func TestEnv(t *testing.T) {
 			name: "reference with syntax error",
 			data: "stack_dir: ${UNSET}\nlog: [\n",
 			want: []string{
-				"c.yaml:1: env: environment variable UNSET is not set (use ${UNSET:-default} for a default)",
+				"c.yaml:1: stack_dir: environment variable UNSET is not set (use ${UNSET:-default} for a default)",
 				"c.yaml:2: yaml: did not find expected node content",
 			},
 		},
@@ -777,7 +941,7 @@ func TestTenantKinds(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add(Example)
-	for _, name := range []string{"testdata/bad.yaml", "testdata/badyaml.yaml"} {
+	for _, name := range []string{"testdata/bad.yaml", "testdata/badyaml.yaml", "testdata/bad-all.yaml"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)

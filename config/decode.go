@@ -44,27 +44,35 @@ func parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if file == "" {
 		file = "<input>"
 	}
-	d := &decoder{
-		file:  file,
-		paths: map[int]string{},
-		lines: map[string]int{},
-	}
 	expanded, envProblems := expandEnv(data, lookup)
 
-	cfg := &Config{Path: path}
-	docs, err := parseDocuments(expanded)
-	switch {
-	case err != nil:
-		d.problems = append(d.problems, syntaxProblem(file, expanded, err))
-	case len(docs) > 1:
-		d.addf(docs[1].Line, "yaml", "multiple YAML documents are not supported")
-	}
-	if err == nil {
+	// A YAML syntax error does not stop the analysis: the offending lines
+	// are patched and the rest of the file is validated, leaving out
+	// problems that may follow from the patched lines.
+	rec := newRecovery(file, expanded)
+	rec.score = func(docs []*yaml.Node) int {
+		// Count all problems, follow-ups included: a patch that merges
+		// or breaks up structures causes more of them.
+		d := newDecoder(file)
 		var root *yaml.Node
 		if len(docs) > 0 {
 			root = docs[0]
 		}
-		d.config(root, cfg)
+		d.config(root, &Config{})
+		score := 0
+		for _, p := range d.problems {
+			if !rec.patched(p.Line) {
+				score++
+			}
+		}
+		return score
+	}
+	docs, ok := rec.run()
+	cfg := &Config{Path: path}
+	d := newDecoder(file)
+	d.problems = append(d.problems, rec.problems...)
+	if ok {
+		d.check(docs, rec, cfg)
 	}
 
 	// Attribute environment problems to the field on their line and drop
@@ -95,6 +103,43 @@ func parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 		return nil, &ValidationError{Problems: problems}
 	}
 	return cfg, nil
+}
+
+// newDecoder returns a decoder for file.
+func newDecoder(file string) *decoder {
+	return &decoder{
+		file:  file,
+		paths: map[int]string{},
+		lines: map[string]int{},
+	}
+}
+
+// check decodes and validates the documents recovered by rec into cfg.
+// Problems that may follow from lines patched by rec are left out.
+func (d *decoder) check(docs []*yaml.Node, rec *recovery, cfg *Config) {
+	first := len(d.problems)
+	limit := 0
+	if len(docs) > 1 {
+		limit = docs[1].Line
+		d.addf(docs[1].Line, "yaml", "multiple YAML documents are not supported")
+	}
+	var root *yaml.Node
+	if len(docs) > 0 {
+		root = docs[0]
+	}
+	d.damage = rec.damage(root, limit)
+	d.config(root, cfg)
+
+	// Of the problems on a patched line, only those about its key are
+	// certain, and only if the key was left in place.
+	kept := d.problems[:first]
+	for _, p := range d.problems[first:] {
+		if rec.patched(p.Line) && p.Field != "yaml" && (!isKeyProblem(p.Msg) || rec.reindented[p.Line-1]) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	d.problems = kept
 }
 
 // parseDocuments parses all YAML documents in data.
@@ -134,8 +179,8 @@ func splitYAMLError(err error) (string, int) {
 // of the error, so the line is narrowed down to the shortest prefix of the
 // file that fails with the same message. Prefixes are probed by galloping
 // forward from the reported line and then bisecting, so this takes a
-// logarithmic number of parses.
-func syntaxProblem(file string, data []byte, err error) Problem {
+// logarithmic number of parses, each done with parse.
+func syntaxProblem(file string, data []byte, err error, parse func([]byte) ([]*yaml.Node, error)) Problem {
 	msg, line := splitYAMLError(err)
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	total := len(lines)
@@ -143,7 +188,7 @@ func syntaxProblem(file string, data []byte, err error) Problem {
 		if n >= total {
 			return true // the whole file fails with msg
 		}
-		_, perr := parseDocuments(bytes.Join(lines[:n], nil))
+		_, perr := parse(bytes.Join(lines[:n], nil))
 		if perr == nil {
 			return false
 		}
@@ -170,9 +215,16 @@ func syntaxProblem(file string, data []byte, err error) Problem {
 // Problem messages that are matched on.
 const (
 	msgUnknownField = "unknown field"
+	msgDuplicate    = "duplicate field"
 	msgMissing      = "missing required field"
 	msgEmpty        = "must not be empty"
 )
+
+// isKeyProblem reports whether msg is about a mapping key rather than its
+// value.
+func isKeyProblem(msg string) bool {
+	return msg == msgUnknownField || strings.HasPrefix(msg, msgDuplicate+" ")
+}
 
 // decoder walks the YAML node tree of a configuration, collecting problems.
 type decoder struct {
@@ -182,6 +234,14 @@ type decoder struct {
 	paths map[int]string
 	// lines maps a field path to the line of its value.
 	lines map[string]int
+	// damage describes the lines patched by the recovery from syntax
+	// errors. Missing fields, empty lists, wrong types and duplicate
+	// fields are not reported where they may follow from the patches.
+	damage damage
+	// homeserversDamaged is set if the recovery may have lost a
+	// homeserver, so that unknown homeservers of tenants are not
+	// reported.
+	homeserversDamaged bool
 }
 
 // addf records a problem.
@@ -200,6 +260,8 @@ type mapping struct {
 	path    string
 	line    int
 	entries map[string]entry
+	// damaged is set if the mapping lost lines to syntax error recovery.
+	damaged bool
 }
 
 // has reports whether the mapping has a non-null value for key.
@@ -257,10 +319,11 @@ func describe(n *yaml.Node) string {
 }
 
 // mapping decodes the YAML mapping n at path. Unknown and duplicate keys
-// and wrong types are reported. A missing or null n is an empty mapping
-// at line parentLine.
+// and wrong types are reported, unless they may follow from lines patched
+// by the recovery from syntax errors. A missing or null n is an empty
+// mapping at line parentLine.
 func (d *decoder) mapping(n *yaml.Node, path string, parentLine int, known []string) mapping {
-	m := mapping{path: path, line: parentLine, entries: map[string]entry{}}
+	m := mapping{path: path, line: parentLine, entries: map[string]entry{}, damaged: d.damage.containers[resolve(n)]}
 	if n != nil && n.Line > 0 {
 		m.line = n.Line
 	}
@@ -269,6 +332,10 @@ func (d *decoder) mapping(n *yaml.Node, path string, parentLine int, known []str
 	}
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
+		if len(d.damage.lostIn(n.Line, n)) > 0 || d.damage.patched[parentLine] {
+			m.damaged = true // it may have been a mapping
+			return m
+		}
 		field := path
 		if field == "" {
 			field = "config"
@@ -303,8 +370,8 @@ func (d *decoder) mergeInto(m mapping, n *yaml.Node, known []string, depth int, 
 			continue
 		}
 		if prev, ok := m.entries[key.Value]; ok {
-			if explicit {
-				d.addf(key.Line, field, "duplicate field (first defined at line %d)", prev.key.Line)
+			if explicit && !m.damaged {
+				d.addf(key.Line, field, "%s (first defined at line %d)", msgDuplicate, prev.key.Line)
 			}
 			continue
 		}
@@ -346,7 +413,8 @@ func contains(list []string, s string) bool {
 }
 
 // str decodes the string field key of m. Any scalar is accepted; null and
-// missing fields are "".
+// missing fields are "". Other values are reported unless lines patched by
+// the recovery from syntax errors may have changed them.
 func (d *decoder) str(m mapping, key string) string {
 	field := join(m.path, key)
 	e, ok := m.entries[key]
@@ -359,7 +427,9 @@ func (d *decoder) str(m mapping, key string) string {
 		return ""
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.addf(n.Line, field, "expected a string, got %s", describe(n))
+		if len(d.damage.lostIn(n.Line, n)) == 0 && !d.damage.patched[e.key.Line] {
+			d.addf(n.Line, field, "expected a string, got %s", describe(n))
+		}
 		return ""
 	}
 	d.lines[field] = n.Line
@@ -376,8 +446,12 @@ func (d *decoder) required(m mapping, key string) string {
 	return s
 }
 
-// missing reports the field key of m as missing (or empty, if present).
+// missing reports the field key of m as missing (or empty, if present),
+// unless m is damaged.
 func (d *decoder) missing(m mapping, key string, why ...string) {
+	if m.damaged {
+		return
+	}
 	field := join(m.path, key)
 	suffix := ""
 	if len(why) > 0 {
@@ -402,7 +476,8 @@ func (d *decoder) line(field string, fallback int) int {
 }
 
 // seq decodes the list field key of m. A missing or null field is an empty
-// list.
+// list. Other values are reported unless lines patched by the recovery
+// from syntax errors may have changed them.
 func (d *decoder) seq(m mapping, key string) []*yaml.Node {
 	e, ok := m.entries[key]
 	if !ok || isNull(e.value) {
@@ -410,11 +485,23 @@ func (d *decoder) seq(m mapping, key string) []*yaml.Node {
 	}
 	n := resolve(e.value)
 	if n.Kind != yaml.SequenceNode {
-		d.addf(n.Line, join(m.path, key), "expected a list, got %s", describe(n))
+		if len(d.lostIn(m, key)) == 0 && !d.damage.patched[e.key.Line] {
+			d.addf(n.Line, join(m.path, key), "expected a list, got %s", describe(n))
+		}
 		return nil
 	}
 	d.lines[join(m.path, key)] = e.key.Line
 	return n.Content
+}
+
+// lostIn returns the lines of the field key of m, from its key to the end
+// of its value, that were patched by the recovery from syntax errors.
+func (d *decoder) lostIn(m mapping, key string) []int {
+	e, ok := m.entries[key]
+	if !ok {
+		return nil
+	}
+	return d.damage.lostIn(e.key.Line, e.value)
 }
 
 // child decodes the mapping field key of m.
@@ -438,6 +525,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 		}
 	}
 	top := d.mapping(root, "", 1, configKeys)
+	top.damaged = top.damaged || d.damage.root
 
 	cfg.StackDir = d.str(top, "stack_dir")
 
@@ -464,20 +552,32 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 	}
 
 	d.homeservers(top, cfg)
+	if top.damaged && len(cfg.Homeservers) == 0 {
+		d.homeserversDamaged = true
+	}
 	d.tenants(top, cfg)
 }
 
 // homeservers decodes and validates the homeservers list.
 func (d *decoder) homeservers(top mapping, cfg *Config) {
 	items := d.seq(top, "homeservers")
+	// Only dropping the value of a field other than a name keeps the
+	// names of the homeservers.
+	for _, line := range d.lostIn(top, "homeservers") {
+		if key, ok := d.damage.keys[line]; !ok || key == "name" {
+			d.homeserversDamaged = true
+		}
+	}
 	if len(items) == 0 {
 		if !top.has("homeservers") {
 			d.missing(top, "homeservers")
-		} else if _, isList := d.lines["homeservers"]; isList {
+		} else if _, isList := d.lines["homeservers"]; isList && !d.homeserversDamaged {
 			d.addf(d.lines["homeservers"], "homeservers", "must list at least one homeserver")
 		}
 		return
 	}
+	// A lost stack_dir line makes connection settings look required.
+	stackDirLost := cfg.StackDir == "" && top.damaged
 	firstLine := map[HomeserverName]int{}
 	for i, item := range items {
 		path := fmt.Sprintf("homeservers[%d]", i)
@@ -503,7 +603,7 @@ func (d *decoder) homeservers(top mapping, cfg *Config) {
 			if msg := serverNameProblem(h.ServerName); msg != "" {
 				d.addf(d.line(path+".server_name", m.line), path+".server_name", "%s", msg)
 			}
-		} else if cfg.StackDir == "" {
+		} else if cfg.StackDir == "" && !stackDirLost {
 			d.missing(m, "server_name", "required unless stack_dir is set")
 		}
 
@@ -512,7 +612,7 @@ func (d *decoder) homeservers(top mapping, cfg *Config) {
 			if msg := clientURLProblem(h.ClientURL); msg != "" {
 				d.addf(d.line(path+".client_url", m.line), path+".client_url", "%s", msg)
 			}
-		} else if cfg.StackDir == "" {
+		} else if cfg.StackDir == "" && !stackDirLost {
 			d.missing(m, "client_url", "required unless stack_dir is set")
 		}
 
@@ -554,7 +654,7 @@ func (d *decoder) tenants(top mapping, cfg *Config) {
 	if len(items) == 0 {
 		if !top.has("tenants") {
 			d.missing(top, "tenants")
-		} else if _, isList := d.lines["tenants"]; isList {
+		} else if _, isList := d.lines["tenants"]; isList && len(d.lostIn(top, "tenants")) == 0 {
 			d.addf(d.lines["tenants"], "tenants", "must list at least one tenant")
 		}
 		return
@@ -590,7 +690,7 @@ func (d *decoder) tenants(top mapping, cfg *Config) {
 		}
 
 		t.Homeserver = HomeserverName(d.required(m, "homeserver"))
-		if t.Homeserver != "" {
+		if t.Homeserver != "" && !d.homeserversDamaged {
 			if _, ok := cfg.Homeserver(t.Homeserver); !ok {
 				d.addf(d.line(path+".homeserver", m.line), path+".homeserver", "unknown homeserver %q (configured: %s)", t.Homeserver, strings.Join(known, ", "))
 			}
