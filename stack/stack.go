@@ -50,6 +50,9 @@ type serverLayout struct {
 	name, dir, ip, serverName   string
 	tlsCert, tlsKey, signingKey string
 	sharedSecretFile, logFile   string
+	// appserviceTokenFile holds the as_token of the stack's appservice
+	// (Dendrite only; set by startDendrite).
+	appserviceTokenFile string
 }
 
 func (s *serverLayout) clientAddr() string {
@@ -224,6 +227,7 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 			RegistrationSharedSecretFile: l.sharedSecretFile,
 			ServiceUserID:                fmt.Sprintf("@%s:%s", opts.ServiceLocalpart, l.serverName),
 			ServicePasswordFile:          filepath.Join(l.dir, "service.password"),
+			AppserviceTokenFile:          l.appserviceTokenFile,
 			PID:                          p.pid,
 			LogFile:                      l.logFile,
 		})

@@ -65,6 +65,10 @@ type Server struct {
 	ServiceUserID string `json:"service_user_id"`
 	// ServicePasswordFile holds that account's password (mode 0600).
 	ServicePasswordFile string `json:"service_password_file"`
+	// AppserviceTokenFile holds the as_token of the appservice through
+	// which Landesmessenger acts as local users (mode 0600). Dendrite
+	// only: it has no user admin API. Empty for Synapse.
+	AppserviceTokenFile string `json:"appservice_token_file,omitempty"`
 	// PID is the homeserver's process.
 	PID int `json:"pid"`
 	// LogFile receives the homeserver's output.

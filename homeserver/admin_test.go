@@ -1,0 +1,301 @@
+package homeserver_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sirupsen/logrus"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/homeserver"
+	"github.com/landesmessenger/landesmessenger/stack"
+)
+
+// startStack starts a stack of kind with one homeserver in a fresh folder and
+// purges it when the test ends. A stack that cannot start fails the test.
+func startStack(t *testing.T, kind stack.Kind) *stack.Server {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test with real homeservers; run without -short")
+	}
+	dir := t.TempDir()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	if testing.Verbose() {
+		log.SetOutput(os.Stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	start := time.Now()
+	st, err := stack.Up(ctx, stack.Options{Dir: dir, Kind: kind, Homeservers: []string{"land"}, Log: log})
+	if err != nil {
+		t.Fatalf("stack up: %v", err)
+	}
+	t.Logf("%s stack up in %v", kind, time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if t.Failed() {
+			if data, err := os.ReadFile(st.Homeservers[0].LogFile); err == nil {
+				lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+				t.Logf("last lines of %s:\n%s", st.Homeservers[0].LogFile, strings.Join(lines[max(0, len(lines)-30):], "\n"))
+			}
+		}
+		if err := stack.Purge(dir, log); err != nil {
+			t.Errorf("stack down: %v", err)
+		}
+		pids := map[string]int{st.Homeservers[0].Name: st.Homeservers[0].PID}
+		if st.Postgres != nil {
+			pids["postgres"] = st.Postgres.PID
+		}
+		for name, pid := range pids {
+			if running(pid) {
+				t.Errorf("%s (pid %d) still runs after stack down", name, pid)
+			}
+		}
+	})
+	return &st.Homeservers[0]
+}
+
+// running reports whether pid is a live process (zombies, which a container
+// without an init may leave unreaped, do not count).
+func running(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+func readSecret(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// connectAdmin connects the stack's service account and returns it with its
+// Admin.
+func connectAdmin(t *testing.T, srv *stack.Server) (*homeserver.Conn, homeserver.Admin) {
+	t.Helper()
+	ep := homeserver.Endpoint{Name: srv.Name, ServerName: srv.ServerName, ClientURL: srv.ClientURL}
+	creds := homeserver.Credentials{UserID: id.UserID(srv.ServiceUserID), Password: readSecret(t, srv.ServicePasswordFile)}
+	conn, err := homeserver.Connect(context.Background(), ep, creds, nil, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	opts := homeserver.AdminOptions{RegistrationSharedSecret: readSecret(t, srv.RegistrationSharedSecretFile)}
+	if srv.AppserviceTokenFile != "" {
+		opts.AppserviceToken = readSecret(t, srv.AppserviceTokenFile)
+	}
+	adm, err := homeserver.NewAdmin(conn, opts)
+	if err != nil {
+		t.Fatalf("new admin on %s: %v", conn.Implementation, err)
+	}
+	return conn, adm
+}
+
+// login logs in as user with password and returns the client.
+func login(srv *stack.Server, user id.UserID, password string) (*mautrix.Client, error) {
+	cli, err := mautrix.NewClient(srv.ClientURL, "", "")
+	if err != nil {
+		return nil, err
+	}
+	_, err = cli.Login(context.Background(), &mautrix.ReqLogin{
+		Type:             mautrix.AuthTypePassword,
+		Identifier:       mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: user.String()},
+		Password:         password,
+		StoreCredentials: true,
+	})
+	return cli, err
+}
+
+// timed runs f and logs how long it took.
+func timed(t *testing.T, what string, f func() error) error {
+	t.Helper()
+	start := time.Now()
+	err := f()
+	t.Logf("%s: %v", what, time.Since(start).Round(100*time.Microsecond))
+	return err
+}
+
+// checkState asserts AccountState. On Dendrite an existing account not
+// deactivated through Admin may answer ErrUnsupported.
+func checkState(t *testing.T, adm homeserver.Admin, impl homeserver.Implementation, user id.UserID, wantExists, wantDeactivated bool) {
+	t.Helper()
+	exists, deactivated, err := adm.AccountState(context.Background(), user)
+	unsupportedOK := impl == homeserver.Dendrite && wantExists && !wantDeactivated
+	if err != nil && !(unsupportedOK && errors.Is(err, homeserver.ErrUnsupported)) {
+		t.Fatalf("account state of %s: %v", user, err)
+	}
+	if exists != wantExists || deactivated != wantDeactivated {
+		t.Fatalf("account state of %s: got exists=%v deactivated=%v, want %v %v", user, exists, deactivated, wantExists, wantDeactivated)
+	}
+}
+
+func TestAdmin(t *testing.T) {
+	for _, kind := range []stack.Kind{stack.Dendrite, stack.Synapse} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			srv := startStack(t, kind)
+			conn, adm := connectAdmin(t, srv)
+			ctx := context.Background()
+			room, err := conn.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Referat 12"})
+			if err != nil {
+				t.Fatalf("create room: %v", err)
+			}
+			room2, err := conn.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Referat 13"})
+			if err != nil {
+				t.Fatalf("create room: %v", err)
+			}
+
+			t.Run("account lifecycle", func(t *testing.T) {
+				t.Parallel()
+				const password = "erstes-Passwort-1"
+				var user id.UserID
+				var created bool
+				if err := timed(t, "CreateAccount", func() (err error) {
+					user, created, err = adm.CreateAccount(ctx, "erika.mustermann", password, "Erika Mustermann")
+					return err
+				}); err != nil {
+					t.Fatalf("create account: %v", err)
+				}
+				if want := id.NewUserID("erika.mustermann", srv.ServerName); user != want || !created {
+					t.Fatalf("create account: got %s created=%v, want %s created=true", user, created, want)
+				}
+				again, created, err := adm.CreateAccount(ctx, "erika.mustermann", "zweites-Passwort-2", "Anderer Name")
+				if err != nil || again != user || created {
+					t.Fatalf("second create account: got %s created=%v err=%v, want %s created=false", again, created, err, user)
+				}
+				old, err := login(srv, user, password)
+				if err != nil {
+					t.Fatalf("login with the first password after the second create: %v", err)
+				}
+				if _, err := login(srv, user, "zweites-Passwort-2"); err == nil {
+					t.Fatal("the second create changed the password")
+				}
+				if dn, err := conn.Client.GetDisplayName(ctx, user); err != nil || dn.DisplayName != "Erika Mustermann" {
+					t.Fatalf("display name after create: got %+v, %v, want Erika Mustermann", dn, err)
+				}
+				checkState(t, adm, conn.Implementation, user, true, false)
+
+				if err := timed(t, "SetDisplayName", func() error {
+					return adm.SetDisplayName(ctx, user, "Erika Mustermann (Referat 12)")
+				}); err != nil {
+					t.Fatalf("set display name: %v", err)
+				}
+				if dn, err := conn.Client.GetDisplayName(ctx, user); err != nil || dn.DisplayName != "Erika Mustermann (Referat 12)" {
+					t.Fatalf("display name: got %+v, %v, want Erika Mustermann (Referat 12)", dn, err)
+				}
+
+				if err := timed(t, "Join", func() error { return adm.Join(ctx, room.RoomID, user) }); err != nil {
+					t.Fatalf("join: %v", err)
+				}
+				members, err := conn.Client.JoinedMembers(ctx, room.RoomID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := members.Joined[user]; !ok {
+					t.Fatalf("%s not among the joined members of %s after Join", user, room.RoomID)
+				}
+				if err := timed(t, "Join again", func() error { return adm.Join(ctx, room.RoomID, user) }); err != nil {
+					t.Fatalf("join again: %v", err)
+				}
+
+				if err := timed(t, "Deactivate", func() error { return adm.Deactivate(ctx, user) }); err != nil {
+					t.Fatalf("deactivate: %v", err)
+				}
+				checkState(t, adm, conn.Implementation, user, true, true)
+				if _, err := login(srv, user, password); err == nil {
+					t.Error("login with the password works after deactivation")
+				}
+				if _, err := old.Whoami(ctx); !errors.Is(err, mautrix.MUnknownToken) {
+					t.Errorf("old access token after deactivation: got %v, want M_UNKNOWN_TOKEN", err)
+				}
+				if err := timed(t, "Deactivate again", func() error { return adm.Deactivate(ctx, user) }); err != nil {
+					t.Fatalf("deactivate again: %v", err)
+				}
+				checkState(t, adm, conn.Implementation, user, true, true)
+				if err := adm.Join(ctx, room2.RoomID, user); !errors.Is(err, homeserver.ErrDeactivated) {
+					t.Errorf("join a deactivated account: got %v, want ErrDeactivated", err)
+				}
+				again, created, err = adm.CreateAccount(ctx, "erika.mustermann", password, "")
+				if err != nil || again != user || created {
+					t.Fatalf("create a deactivated account: got %s created=%v err=%v, want %s created=false", again, created, err, user)
+				}
+			})
+
+			t.Run("join when invited", func(t *testing.T) {
+				t.Parallel()
+				user, _, err := adm.CreateAccount(ctx, "max.mustermann", "passwort-max-1", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := conn.Client.InviteUser(ctx, room.RoomID, &mautrix.ReqInviteUser{UserID: user}); err != nil {
+					t.Fatal(err)
+				}
+				if err := adm.Join(ctx, room.RoomID, user); err != nil {
+					t.Fatalf("join an invited user: %v", err)
+				}
+				members, err := conn.Client.JoinedMembers(ctx, room.RoomID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := members.Joined[user]; !ok {
+					t.Fatalf("%s not among the joined members of %s after Join", user, room.RoomID)
+				}
+			})
+
+			if conn.Implementation == homeserver.Dendrite {
+				t.Run("forged deactivation marker", func(t *testing.T) {
+					t.Parallel()
+					user, _, err := adm.CreateAccount(ctx, "mallory", "passwort-mallory-1", "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					cli, err := login(srv, user, "passwort-mallory-1")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := cli.SetAccountData(ctx, homeserver.DeactivationMarkerType, map[string]string{"mac": "gefälscht"}); err != nil {
+						t.Fatal(err)
+					}
+					exists, deactivated, err := adm.AccountState(ctx, user)
+					if !exists || deactivated || !errors.Is(err, homeserver.ErrUnsupported) {
+						t.Fatalf("account state with a forged marker: got %v %v %v, want true false ErrUnsupported", exists, deactivated, err)
+					}
+				})
+			}
+
+			t.Run("unknown user", func(t *testing.T) {
+				t.Parallel()
+				nobody := id.NewUserID("niemand", srv.ServerName)
+				checkState(t, adm, conn.Implementation, nobody, false, false)
+				if err := adm.Deactivate(ctx, nobody); !errors.Is(err, homeserver.ErrUnknownUser) {
+					t.Errorf("deactivate an unknown user: got %v, want ErrUnknownUser", err)
+				}
+				if err := adm.Join(ctx, room.RoomID, nobody); !errors.Is(err, homeserver.ErrUnknownUser) {
+					t.Errorf("join an unknown user: got %v, want ErrUnknownUser", err)
+				}
+				if err := adm.SetDisplayName(ctx, nobody, "Niemand"); !errors.Is(err, homeserver.ErrUnknownUser) {
+					t.Errorf("set the display name of an unknown user: got %v, want ErrUnknownUser", err)
+				}
+				if _, _, err := adm.AccountState(ctx, "@jemand:example.org"); err == nil {
+					t.Error("account state of a remote user: no error")
+				}
+				if _, _, err := adm.CreateAccount(ctx, "Gross", "passwort-gross-1", ""); err == nil {
+					t.Error("create an account with an uppercase localpart: no error")
+				}
+			})
+		})
+	}
+}
