@@ -1,7 +1,9 @@
 // Package config loads and validates the landesmessenger configuration
 // file: the homeservers of the Land administration, the tenants
-// (ministries, police, forestry, schools) living on them, the database
-// and logging settings.
+// (ministries, police, forestry, schools) living on them with their units
+// and rooms, the rooms shared between tenants, the sources of the staff
+// directory, the provisioning settings, the database and logging
+// settings.
 //
 // Configuration files are YAML. Values may reference environment
 // variables as ${NAME} or ${NAME:-default}; $$ stands for a literal
@@ -20,10 +22,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // Example is the embedded example configuration: a Hessen demo with four
-// homeservers and seven tenants that runs against a local stack.
+// homeservers and seven tenants that runs against a local stack. Its
+// directory source, config/directory.yaml, is relative to the working
+// directory, so it validates when run from the repository root.
 //
 //go:embed example.yaml
 var Example []byte
@@ -80,6 +85,33 @@ const (
 	// DefaultServiceLocalpart is the localpart of the service account
 	// used when service_account.localpart is empty.
 	DefaultServiceLocalpart = "landesmessenger"
+	// DefaultHistoryVisibility is the history visibility of rooms without
+	// history_visibility.
+	DefaultHistoryVisibility = HistoryShared
+	// DefaultLDAPFilter is the filter of LDAP sources without filter.
+	DefaultLDAPFilter = "(objectClass=inetOrgPerson)"
+	// DefaultMemberAttribute is the member attribute of LDAP sources
+	// without member_attribute.
+	DefaultMemberAttribute = "member"
+	// DefaultDirectoryTimeout is the timeout of LDAP sources without
+	// timeout.
+	DefaultDirectoryTimeout = 10 * time.Second
+	// DefaultInterval is provisioning.interval when unset.
+	DefaultInterval = 5 * time.Minute
+	// MinInterval is the shortest provisioning.interval.
+	MinInterval = 10 * time.Second
+	// DefaultMaxRemovalShare is provisioning.max_removal_share when
+	// unset.
+	DefaultMaxRemovalShare = 0.10
+	// DefaultDeactivateRemoved is provisioning.deactivate_removed when
+	// unset.
+	DefaultDeactivateRemoved = true
+	// DefaultCredentialsFile is provisioning.credentials_file when unset.
+	DefaultCredentialsFile = "credentials.json"
+	// DefaultConcurrency is provisioning.concurrency when unset.
+	DefaultConcurrency = 4
+	// MaxConcurrency is the largest provisioning.concurrency.
+	MaxConcurrency = 64
 )
 
 // Config is a loaded and validated configuration file.
@@ -98,6 +130,15 @@ type Config struct {
 	Homeservers []Homeserver `yaml:"homeservers"`
 	// Tenants lists the tenants; there is at least one.
 	Tenants []Tenant `yaml:"tenants"`
+	// Rooms lists the cross-tenant rooms: rooms shared by several
+	// tenants, hosted on one homeserver. It is optional.
+	Rooms []Room `yaml:"rooms,omitempty"`
+	// Directory lists the sources of the staff directory, the people who
+	// get an account. It is optional.
+	Directory []DirectorySource `yaml:"directory,omitempty"`
+	// Provisioning configures how accounts and rooms are provisioned.
+	// Unset fields hold their defaults.
+	Provisioning Provisioning `yaml:"provisioning"`
 }
 
 // Database selects the database landesmessenger keeps its state in.
@@ -228,8 +269,267 @@ type Tenant struct {
 	Kind TenantKind `yaml:"kind"`
 	// Homeserver is the name of the homeserver the tenant lives on.
 	Homeserver HomeserverName `yaml:"homeserver"`
+	// ShortName is the short name, e.g. "HMdIS". It defaults to the
+	// upper-cased ID.
+	ShortName string `yaml:"short_name,omitempty"`
+	// Units lists the organisational units of the tenant. It is
+	// optional.
+	Units []Unit `yaml:"units,omitempty"`
+	// Rooms lists the rooms of the tenant beyond its default rooms. It
+	// is optional. Their Host and Tenants are empty.
+	Rooms []Room `yaml:"rooms,omitempty"`
 	// Line is the line of the tenant's list item in the file.
 	Line int `yaml:"-"`
+}
+
+// Unit returns the unit of t with the given id.
+func (t *Tenant) Unit(id UnitID) (*Unit, bool) {
+	for i := range t.Units {
+		if t.Units[i].ID == id {
+			return &t.Units[i], true
+		}
+	}
+	return nil, false
+}
+
+// Room returns the extra room of t with the given id.
+func (t *Tenant) Room(id RoomID) (*Room, bool) {
+	return findRoom(t.Rooms, id)
+}
+
+// UnitID identifies an organisational unit within its tenant, e.g. "lpp".
+type UnitID string
+
+// Unit is an organisational unit of a tenant (Abteilung, Präsidium,
+// Forstamt, Schulamt).
+type Unit struct {
+	// ID is the identifier of the unit, unique within its tenant.
+	ID UnitID `yaml:"id"`
+	// Name is the display name, usually German.
+	Name string `yaml:"name"`
+	// Line is the line of the unit's list item in the file.
+	Line int `yaml:"-"`
+}
+
+// RoomID is the key of a configured room, e.g. "landeslage": lowercase
+// letters, digits and hyphens. It is not a Matrix room ID.
+type RoomID string
+
+// The ids of the default rooms every tenant gets, which configured rooms
+// may not use. Configured room ids may not start with UnitRoomPrefix
+// either: that prefix is reserved for the default rooms of units.
+const (
+	RoomSpace        RoomID = "space"
+	RoomAllgemein    RoomID = "allgemein"
+	RoomLeitung      RoomID = "leitung"
+	RoomMitteilungen RoomID = "mitteilungen"
+	UnitRoomPrefix          = "unit-"
+)
+
+// ReservedRoomIDs returns the ids of the default rooms.
+func ReservedRoomIDs() []RoomID {
+	return []RoomID{RoomSpace, RoomAllgemein, RoomLeitung, RoomMitteilungen}
+}
+
+// Reserved reports whether id is the id of a default room or starts with
+// UnitRoomPrefix.
+func (id RoomID) Reserved() bool {
+	for _, r := range ReservedRoomIDs() {
+		if id == r {
+			return true
+		}
+	}
+	return strings.HasPrefix(string(id), UnitRoomPrefix)
+}
+
+// RoomClass says who may be in a room.
+type RoomClass string
+
+// The room classes.
+const (
+	// ClassInternal rooms hold people of one tenant only.
+	ClassInternal RoomClass = "internal"
+	// ClassCrossAgency rooms hold people of several tenants of the Land
+	// administration.
+	ClassCrossAgency RoomClass = "cross-agency"
+	// ClassExternal rooms may also hold people from outside the Land
+	// administration.
+	ClassExternal RoomClass = "external"
+)
+
+// RoomClasses returns all valid room classes.
+func RoomClasses() []RoomClass {
+	return []RoomClass{ClassInternal, ClassCrossAgency, ClassExternal}
+}
+
+// Valid reports whether c is one of the room classes.
+func (c RoomClass) Valid() bool {
+	for _, v := range RoomClasses() {
+		if c == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Audience says which people of the room's tenants are in a room.
+type Audience string
+
+// The audiences.
+const (
+	// AudienceAll is everyone (of the room's units, if it has any).
+	AudienceAll Audience = "all"
+	// AudienceLeaders is the moderators and admins only.
+	AudienceLeaders Audience = "leaders"
+)
+
+// Audiences returns all valid audiences.
+func Audiences() []Audience {
+	return []Audience{AudienceAll, AudienceLeaders}
+}
+
+// Valid reports whether a is one of the audiences.
+func (a Audience) Valid() bool {
+	for _, v := range Audiences() {
+		if a == v {
+			return true
+		}
+	}
+	return false
+}
+
+// The history visibilities a room may have (Matrix m.room.history_visibility).
+// world_readable is not allowed.
+const (
+	HistoryShared  = "shared"
+	HistoryInvited = "invited"
+	HistoryJoined  = "joined"
+)
+
+// Room is a configured room: an extra room of a tenant (Tenant.Rooms) or
+// a cross-tenant room (Config.Rooms).
+type Room struct {
+	// ID is the key of the room, unique within its tenant (tenant rooms)
+	// or among the cross-tenant rooms. It is never a reserved id (see
+	// RoomID.Reserved).
+	ID RoomID `yaml:"id"`
+	// Name is the display name of the room.
+	Name string `yaml:"name"`
+	// Topic is the room topic. It is optional.
+	Topic string `yaml:"topic,omitempty"`
+	// Class defaults to ClassInternal for tenant rooms and
+	// ClassCrossAgency for cross-tenant rooms, which are never internal.
+	Class RoomClass `yaml:"class"`
+	// Audience defaults to AudienceAll for tenant rooms and
+	// AudienceLeaders for cross-tenant rooms.
+	Audience Audience `yaml:"audience"`
+	// Units restricts a tenant room to the people of these units of the
+	// tenant. It is empty for no restriction and for cross-tenant rooms.
+	Units []UnitID `yaml:"units,omitempty"`
+	// HistoryVisibility is HistoryShared (the default), HistoryInvited
+	// or HistoryJoined.
+	HistoryVisibility string `yaml:"history_visibility"`
+	// Host is the homeserver a cross-tenant room lives on; empty for
+	// tenant rooms.
+	Host HomeserverName `yaml:"host,omitempty"`
+	// Tenants lists the tenants of a cross-tenant room, at least one,
+	// each once; empty for tenant rooms.
+	Tenants []TenantID `yaml:"tenants,omitempty"`
+	// Line is the line of the room's list item in the file.
+	Line int `yaml:"-"`
+}
+
+// The types of directory sources.
+const (
+	// SourceFile reads people from a YAML or CSV file.
+	SourceFile = "file"
+	// SourceLDAP reads people from an LDAP server.
+	SourceLDAP = "ldap"
+)
+
+// DirectoryAttributes returns the keys of DirectorySource.Attributes: the
+// fields of a person that may be mapped to LDAP attributes.
+func DirectoryAttributes() []string {
+	return []string{"id", "given_name", "surname", "office", "tenant", "unit", "role", "deputy"}
+}
+
+// DirectorySource is a source of the staff directory: a file or an LDAP
+// server.
+type DirectorySource struct {
+	// Type is SourceFile or SourceLDAP.
+	Type string `yaml:"type"`
+
+	// Path is the YAML (.yaml, .yml) or CSV (.csv) file of a file
+	// source, relative to the working directory unless absolute. It
+	// exists and is readable when the configuration is loaded.
+	Path string `yaml:"path,omitempty"`
+
+	// URL is the ldap:// or ldaps:// URL of an LDAP server.
+	URL string `yaml:"url,omitempty"`
+	// BindDN is the DN to bind as; empty for an anonymous bind.
+	BindDN string `yaml:"bind_dn,omitempty"`
+	// BindPasswordFile names a file holding the bind password (a secret
+	// file, see ReadSecret). It is optional.
+	BindPasswordFile string `yaml:"bind_password_file,omitempty"`
+	// BaseDN is the DN to search people under.
+	BaseDN string `yaml:"base_dn,omitempty"`
+	// Filter is the LDAP filter selecting people; it defaults to
+	// DefaultLDAPFilter for LDAP sources.
+	Filter string `yaml:"filter,omitempty"`
+	// Attributes maps fields of a person (see DirectoryAttributes) to the
+	// LDAP attributes holding them. Unmapped fields use the defaults of
+	// the directory package.
+	Attributes map[string]string `yaml:"attributes,omitempty"`
+	// MemberAttribute is the attribute of a group listing its members'
+	// DNs; it defaults to DefaultMemberAttribute for LDAP sources.
+	MemberAttribute string `yaml:"member_attribute,omitempty"`
+	// Groups assigns the members of LDAP groups to tenants, units and
+	// roles.
+	Groups []DirectoryGroup `yaml:"groups,omitempty"`
+	// Timeout bounds each LDAP operation; it defaults to
+	// DefaultDirectoryTimeout for LDAP sources.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+
+	// Line is the line of the source's list item in the file.
+	Line int `yaml:"-"`
+}
+
+// DirectoryGroup assigns the members of an LDAP group to a tenant, a unit
+// of it and a role.
+type DirectoryGroup struct {
+	// DN is the DN of the group.
+	DN string `yaml:"dn"`
+	// Tenant is the tenant of the members, or empty.
+	Tenant TenantID `yaml:"tenant,omitempty"`
+	// Unit is the unit of the members within Tenant, or empty.
+	Unit UnitID `yaml:"unit,omitempty"`
+	// Role is "", "member", "moderator" or "admin".
+	Role string `yaml:"role,omitempty"`
+}
+
+// Provisioning configures how accounts and rooms are provisioned.
+type Provisioning struct {
+	// Interval is the time between provisioning runs; at least
+	// MinInterval.
+	Interval time.Duration `yaml:"interval"`
+	// MaxRemovalShare is the largest share of the provisioned people
+	// that one run may remove or deactivate, in (0, 1]. A run that would
+	// remove more stops, so that a broken directory does not empty the
+	// homeservers.
+	MaxRemovalShare float64 `yaml:"max_removal_share"`
+	// DeactivateRemoved says whether the accounts of people removed from
+	// the directory are deactivated.
+	DeactivateRemoved bool `yaml:"deactivate_removed"`
+	// CredentialsFile is the file landesmessenger writes the initial
+	// credentials of new accounts to, relative to the working directory
+	// unless absolute. It is written, not read, so it need not exist.
+	CredentialsFile string `yaml:"credentials_file"`
+	// Concurrency is the number of requests in flight per homeserver,
+	// 1 to MaxConcurrency.
+	Concurrency int `yaml:"concurrency"`
+	// RoomVersion is the Matrix room version of new rooms; empty means
+	// landesmessenger chooses.
+	RoomVersion string `yaml:"room_version,omitempty"`
 }
 
 // Homeserver returns the homeserver called name.
@@ -264,16 +564,45 @@ func (c *Config) Tenant(id TenantID) (*Tenant, bool) {
 	return nil, false
 }
 
+// Room returns the cross-tenant room with the given id.
+func (c *Config) Room(id RoomID) (*Room, bool) {
+	return findRoom(c.Rooms, id)
+}
+
+// findRoom returns the room in rooms with the given id.
+func findRoom(rooms []Room, id RoomID) (*Room, bool) {
+	for i := range rooms {
+		if rooms[i].ID == id {
+			return &rooms[i], true
+		}
+	}
+	return nil, false
+}
+
 // Summary describes the configuration in one line, e.g.
-// "4 homeservers (land, polizei, forst, schule), 7 tenants".
+// "4 homeservers (land, polizei, forst, schule), 7 tenants, 3 rooms,
+// 1 directory source". Rooms counts the configured rooms of tenants and
+// the cross-tenant rooms; rooms and directory sources are left out if
+// there are none.
 func (c *Config) Summary() string {
 	names := make([]string, len(c.Homeservers))
 	for i, h := range c.Homeservers {
 		names[i] = string(h.Name)
 	}
-	return fmt.Sprintf("%s (%s), %s",
+	s := fmt.Sprintf("%s (%s), %s",
 		plural(len(c.Homeservers), "homeserver"), strings.Join(names, ", "),
 		plural(len(c.Tenants), "tenant"))
+	rooms := len(c.Rooms)
+	for _, t := range c.Tenants {
+		rooms += len(t.Rooms)
+	}
+	if rooms > 0 {
+		s += ", " + plural(rooms, "room")
+	}
+	if len(c.Directory) > 0 {
+		s += ", " + plural(len(c.Directory), "directory source")
+	}
+	return s
 }
 
 // plural formats n with word, adding an "s" unless n is 1.

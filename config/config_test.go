@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exampleEnv returns the names of the environment variables the example
@@ -71,9 +72,11 @@ func TestExample(t *testing.T) {
 	for _, name := range exampleEnv(t) {
 		t.Setenv(name, "")
 	}
-	fromFile, err := Load("example.yaml")
+	// The example's paths are relative to the repository root.
+	t.Chdir("..")
+	fromFile, err := Load("config/example.yaml")
 	if err != nil {
-		t.Fatalf("Load(example.yaml): got error\n%v\nwant none", err)
+		t.Fatalf("Load(config/example.yaml): got error\n%v\nwant none", err)
 	}
 	cfg, err := Parse(ExampleFile, Example)
 	if err != nil {
@@ -89,7 +92,7 @@ func TestExample(t *testing.T) {
 	}{
 		{"homeservers", len(cfg.Homeservers), 4},
 		{"tenants", len(cfg.Tenants), 7},
-		{"summary", cfg.Summary(), "4 homeservers (land, polizei, forst, schule), 7 tenants"},
+		{"summary", cfg.Summary(), "4 homeservers (land, polizei, forst, schule), 7 tenants, 3 rooms, 1 directory source"},
 		{"stack dir", cfg.StackDir, ".demo"},
 		{"database", cfg.Database.URI, "sqlite:.demo/landesmessenger.db"},
 		{"database driver", cfg.Database.Driver(), DriverSQLite},
@@ -104,6 +107,27 @@ func TestExample(t *testing.T) {
 		{"first tenant line", cfg.Tenants[0].Line, lineOf(t, Example, "  - id: stk")},
 		{"first homeserver line", cfg.Homeservers[0].Line, lineOf(t, Example, "  - name: land")},
 		{"path", cfg.Path, ExampleFile},
+		{"units", countUnits(cfg), 14},
+		{"tenant rooms", countTenantRooms(cfg), 1},
+		{"cross-tenant rooms", len(cfg.Rooms), 2},
+		{"directory sources", len(cfg.Directory), 1},
+		{"directory source", cfg.Directory[0], DirectorySource{Type: SourceFile, Path: "config/directory.yaml", Line: lineOf(t, Example, "  - type: file")}},
+		{"provisioning", cfg.Provisioning, Provisioning{
+			Interval:          5 * time.Minute,
+			MaxRemovalShare:   0.1,
+			DeactivateRemoved: true,
+			CredentialsFile:   ".demo/credentials.json",
+			Concurrency:       4,
+		}},
+		{"short name", cfg.Tenants[1].ShortName, "HMdIS"},
+		{"landeslage", mustRoom(t, cfg, "landeslage"), Room{
+			ID: "landeslage", Name: "Landeslage", Topic: "Lagebild der Landesregierung",
+			Class: ClassCrossAgency, Audience: AudienceLeaders, HistoryVisibility: HistoryShared,
+			Host: "land", Tenants: []TenantID{"stk", "hmdis", "polizei"},
+			Line: lineOf(t, Example, "  - id: landeslage"),
+		}},
+		{"forst-umwelt", mustRoom(t, cfg, "forst-umwelt").Tenants, []TenantID{"hmuklv", "hessenforst"}},
+		{"unknown room", func() bool { _, ok := cfg.Room("holzmarkt"); return ok }(), false},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -151,6 +175,68 @@ func TestExample(t *testing.T) {
 	if _, ok := cfg.Homeserver("kommune"); ok {
 		t.Errorf("Homeserver(kommune): got true, want false")
 	}
+
+	wantUnits := map[TenantID]map[UnitID]string{
+		"hmdis":       {"z": "Zentralabteilung", "lpp": "Landespolizeipräsidium"},
+		"hkm":         {"z": "Zentralabteilung", "schulaufsicht": "Schulaufsicht"},
+		"hmuklv":      {"forsten": "Abteilung Forsten"},
+		"polizei":     {"pp-nordhessen": "Polizeipräsidium Nordhessen", "pp-frankfurt": "Polizeipräsidium Frankfurt am Main"},
+		"hessenforst": {"fa-kassel": "Forstamt Kassel", "holzverkauf": "Holzverkauf"},
+		"schulen":     {"ssa-kassel": "Staatliches Schulamt Kassel"},
+	}
+	for id, units := range wantUnits {
+		tn, _ := cfg.Tenant(id)
+		for uid, name := range units {
+			if u, ok := tn.Unit(uid); !ok || u.Name != name {
+				t.Errorf("tenant %s: Unit(%s): got %v, %v, want %s", id, uid, u, ok, name)
+			}
+		}
+		if _, ok := tn.Unit("nowhere"); ok {
+			t.Errorf("tenant %s: Unit(nowhere): got true, want false", id)
+		}
+	}
+	forst, _ := cfg.Tenant("hessenforst")
+	if r, ok := forst.Room("holzmarkt"); !ok || r.Class != ClassExternal || r.Audience != AudienceAll ||
+		!reflect.DeepEqual(r.Units, []UnitID{"holzverkauf", "fa-kassel"}) {
+		t.Errorf("hessenforst: Room(holzmarkt): got %+v, %v, want an external room of all of holzverkauf and fa-kassel", r, ok)
+	}
+	for _, tn := range cfg.Tenants {
+		if len(tn.Units) < 1 || len(tn.Units) > 3 {
+			t.Errorf("tenant %s: got %d units, want 1 to 3", tn.ID, len(tn.Units))
+		}
+		if tn.ShortName == "" {
+			t.Errorf("tenant %s: got no short name", tn.ID)
+		}
+	}
+}
+
+// countUnits returns the number of units of all tenants of cfg.
+func countUnits(cfg *Config) int {
+	n := 0
+	for _, t := range cfg.Tenants {
+		n += len(t.Units)
+	}
+	return n
+}
+
+// countTenantRooms returns the number of configured rooms of all tenants
+// of cfg.
+func countTenantRooms(cfg *Config) int {
+	n := 0
+	for _, t := range cfg.Tenants {
+		n += len(t.Rooms)
+	}
+	return n
+}
+
+// mustRoom returns the cross-tenant room id of cfg.
+func mustRoom(t *testing.T, cfg *Config, id RoomID) Room {
+	t.Helper()
+	r, ok := cfg.Room(id)
+	if !ok {
+		t.Fatalf("Room(%s): got none, want one", id)
+	}
+	return *r
 }
 
 // lineOf returns the 1-based line of the first line of data equal to s.
@@ -166,6 +252,7 @@ func lineOf(t *testing.T, data []byte, s string) int {
 }
 
 func TestExampleWithoutStackNeedsConnectionSettings(t *testing.T) {
+	t.Chdir("..") // for the directory file
 	cfg, err := parse(ExampleFile, Example, noEnv)
 	if err != nil || cfg.StackDir != ".demo" {
 		t.Fatalf("got %v, want stack_dir .demo and no error", err)
@@ -603,7 +690,7 @@ func TestMergeKeys(t *testing.T) {
 	if got, want := cfg.Homeservers[1], (Homeserver{Name: "forst", Description: "shared", ServiceAccount: ServiceAccount{Localpart: "landesmessenger"}, Line: 6}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
-	if got, want := cfg.Tenants[1], (Tenant{ID: "b", Name: "A", Kind: KindMinistry, Homeserver: "land", Line: 10}); got != want {
+	if got, want := cfg.Tenants[1], (Tenant{ID: "b", Name: "A", Kind: KindMinistry, Homeserver: "land", ShortName: "B", Line: 10}); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
@@ -906,6 +993,10 @@ func TestSummary(t *testing.T) {
 	}{
 		{Config{Homeservers: []Homeserver{{Name: "land"}}, Tenants: []Tenant{{ID: "a"}}}, "1 homeserver (land), 1 tenant"},
 		{Config{Homeservers: []Homeserver{{Name: "land"}, {Name: "forst"}}}, "2 homeservers (land, forst), 0 tenants"},
+		{Config{Homeservers: []Homeserver{{Name: "land"}}, Tenants: []Tenant{{ID: "a", Rooms: []Room{{ID: "x"}}}}, Directory: []DirectorySource{{Type: SourceFile}}},
+			"1 homeserver (land), 1 tenant, 1 room, 1 directory source"},
+		{Config{Homeservers: []Homeserver{{Name: "land"}}, Tenants: []Tenant{{ID: "a", Rooms: []Room{{ID: "x"}}}}, Rooms: []Room{{ID: "y"}}},
+			"1 homeserver (land), 1 tenant, 2 rooms"},
 	}
 	for _, tt := range tests {
 		if got := tt.cfg.Summary(); got != tt.want {
@@ -947,6 +1038,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("homeservers: [{<<: [*x]}]\n"))
 	f.Add([]byte("${"))
+	f.Add([]byte("homeservers: [{name: a}]\ntenants:\n  - id: t\n    units: [{id: u, name: U}]\n    rooms: [{id: r, units: [u, x]}]\n" +
+		"rooms:\n  - {id: r, host: a, tenants: [t, t]}\ndirectory:\n  - {type: ldap, groups: [{tenant: t, unit: u}], attributes: {id: uid}}\n" +
+		"provisioning: {interval: 1m, max_removal_share: .5, concurrency: 2}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := parse("f.yaml", data, noEnv)
 		if (cfg == nil) == (err == nil) {
@@ -957,4 +1051,390 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("got error %v, want *ValidationError with problems", err)
 		}
 	})
+}
+
+func TestProvisioningProblems(t *testing.T) {
+	dir := t.TempDir()
+	people := writeFile(t, dir, "people.yaml", "people: []\n")
+	secret := writeFile(t, dir, "bind-password", "s3cr3t\n")
+	missing := filepath.Join(dir, "missing.yaml")
+	subdir := filepath.Join(dir, "people.d.yaml")
+	if err := os.Mkdir(subdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Lines 1-12; the cases append from line 13 on.
+	const base = "homeservers:\n  - name: land\n    server_name: land.hessen.de\n    client_url: https://matrix.land.hessen.de\n" +
+		"tenants:\n  - id: stk\n    name: StK\n    kind: ministry\n    homeserver: land\n" +
+		"    units:\n      - {id: z, name: Zentralabteilung}\n      - {id: presse, name: Presse}\n"
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
+		{
+			name: "valid",
+			data: base + "    rooms:\n      - {id: lage, name: Lage, units: [z], class: cross-agency, audience: leaders, history_visibility: joined}\n" +
+				"rooms:\n  - {id: lage, name: Lage, host: land, tenants: [stk], class: external}\n" +
+				"directory:\n  - {type: file, path: '" + people + "'}\n" +
+				"  - type: ldap\n    url: ldaps://ldap.hessen.de:636\n    bind_dn: cn=lm,dc=hessen,dc=de\n    bind_password_file: '" + secret + "'\n" +
+				"    base_dn: dc=hessen,dc=de\n    filter: (&(objectClass=person)(!(uid=svc-*)))\n    attributes: {id: uid, deputy: secretary}\n" +
+				"    groups:\n      - {dn: 'cn=a,dc=hessen,dc=de', tenant: stk, unit: presse, role: moderator}\n      - {dn: 'cn=b,dc=hessen,dc=de', role: admin}\n" +
+				"    timeout: 1m30s\n" +
+				"provisioning:\n  interval: 10s\n  max_removal_share: 1\n  deactivate_removed: false\n  credentials_file: /nonexistent/dir/creds.json\n  concurrency: 64\n  room_version: '11'\n",
+		},
+		{
+			name: "unknown unit in a room",
+			data: base + "    rooms:\n      - id: lage\n        name: Lage\n        units: [z, lpp, z]\n      - {id: b, name: B, units: []}\n      - {id: c, name: C, units: [{a: b}, '']}\n",
+			want: []string{
+				`c.yaml:16: tenants[0].rooms[0].units[1]: unknown unit "lpp" of tenant "stk" (configured: z, presse)`,
+				`c.yaml:16: tenants[0].rooms[0].units[2]: duplicate unit "z" (first listed at line 16)`,
+				"c.yaml:17: tenants[0].rooms[1].units: must list at least one unit (leave units out for all people of the tenant)",
+				"c.yaml:18: tenants[0].rooms[2].units[0]: expected a string, got a mapping",
+				"c.yaml:18: tenants[0].rooms[2].units[1]: must not be empty",
+			},
+		},
+		{
+			name: "bad units",
+			data: base + "      - {id: z, name: Again}\n      - {id: Z}\n      - name: no id\n",
+			want: []string{
+				`c.yaml:13: tenants[0].units[2].id: duplicate unit id "z" (first defined at line 11)`,
+				`c.yaml:14: tenants[0].units[3].id: invalid unit id "Z" (want lowercase letters, digits and hyphens)`,
+				"c.yaml:14: tenants[0].units[3].name: missing required field",
+				"c.yaml:15: tenants[0].units[4].id: missing required field",
+			},
+		},
+		{
+			name: "cross-tenant room with unknown host and tenants",
+			data: base + "rooms:\n  - id: lage\n    name: Lage\n    host: forst\n    tenants: [stk, hmdis, stk]\n" +
+				"  - {id: b, name: B, tenants: []}\n  - {id: c, name: C, host: land}\n",
+			want: []string{
+				`c.yaml:16: rooms[0].host: unknown homeserver "forst" (configured: land)`,
+				`c.yaml:17: rooms[0].tenants[1]: unknown tenant "hmdis" (configured: stk)`,
+				`c.yaml:17: rooms[0].tenants[2]: duplicate tenant "stk" (first listed at line 17)`,
+				"c.yaml:18: rooms[1].host: missing required field",
+				"c.yaml:18: rooms[1].tenants: must list at least one tenant",
+				"c.yaml:19: rooms[2].tenants: missing required field",
+			},
+		},
+		{
+			name: "reserved, invalid and duplicate room ids",
+			data: base + "    rooms:\n      - {id: allgemein, name: A}\n      - {id: unit-z, name: U}\n      - {id: Lage, name: L}\n      - {id: x, name: X}\n      - {id: x, name: Y}\n" +
+				"rooms:\n  - {id: leitung, host: land, tenants: [stk]}\n  - {id: x, name: X, host: land, tenants: [stk]}\n  - {id: x, name: Y, host: land, tenants: [stk]}\n",
+			want: []string{
+				`c.yaml:14: tenants[0].rooms[0].id: room id "allgemein" is reserved for the default rooms (space, allgemein, leitung, mitteilungen and unit-*)`,
+				`c.yaml:15: tenants[0].rooms[1].id: room id "unit-z" is reserved for the default rooms (space, allgemein, leitung, mitteilungen and unit-*)`,
+				`c.yaml:16: tenants[0].rooms[2].id: invalid room id "Lage" (want lowercase letters, digits and hyphens)`,
+				`c.yaml:18: tenants[0].rooms[4].id: duplicate room id "x" (first defined at line 17)`,
+				`c.yaml:20: rooms[0].id: room id "leitung" is reserved for the default rooms (space, allgemein, leitung, mitteilungen and unit-*)`,
+				"c.yaml:20: rooms[0].name: missing required field",
+				`c.yaml:22: rooms[2].id: duplicate room id "x" (first defined at line 21)`,
+			},
+		},
+		{
+			name: "bad class, audience and history visibility",
+			data: base + "    rooms:\n      - id: a\n        name: A\n        class: open\n        audience: everyone\n        history_visibility: world_readable\n" +
+				"        host: land\n        tenants: [stk]\n" +
+				"rooms:\n  - id: b\n    name: B\n    host: land\n    tenants: [stk]\n    class: internal\n    history_visibility: always\n    units: [z]\n",
+			want: []string{
+				`c.yaml:16: tenants[0].rooms[0].class: invalid room class "open" (want internal, cross-agency or external)`,
+				`c.yaml:17: tenants[0].rooms[0].audience: invalid audience "everyone" (want all or leaders)`,
+				"c.yaml:18: tenants[0].rooms[0].history_visibility: world_readable is not allowed: the history must not be readable without joining (want shared, invited or joined)",
+				"c.yaml:19: tenants[0].rooms[0].host: only allowed in cross-tenant rooms (the top-level rooms list)",
+				"c.yaml:20: tenants[0].rooms[0].tenants: only allowed in cross-tenant rooms (the top-level rooms list)",
+				"c.yaml:26: rooms[0].class: cross-tenant rooms cannot be internal (want cross-agency or external)",
+				`c.yaml:27: rooms[0].history_visibility: invalid history visibility "always" (want shared, invited or joined)`,
+				"c.yaml:28: rooms[0].units: only allowed in rooms of a tenant",
+			},
+		},
+		{
+			name: "ldap source",
+			data: base + "directory:\n  - type: ldap\n    url: https://ldap.hessen.de\n    bind_password_file: '" + missing + "'\n" +
+				"    filter: objectClass=person\n    attributes:\n      id: uid\n      mail: mail\n      surname:\n" +
+				"    groups:\n      - dn: cn=a,dc=hessen,dc=de\n        tenant: hmdis\n        unit: z\n" +
+				"      - {dn: cn=b, tenant: stk, unit: lpp, role: boss}\n      - {unit: z}\n" +
+				"    timeout: 0s\n    path: x.yaml\n",
+			want: []string{
+				"c.yaml:14: directory[0].base_dn: missing required field",
+				`c.yaml:15: directory[0].url: must be an ldap:// or ldaps:// URL, got "https://ldap.hessen.de"`,
+				`c.yaml:16: directory[0].bind_password_file: cannot read secret file "` + missing + `": no such file or directory`,
+				`c.yaml:17: directory[0].filter: invalid LDAP filter "objectClass=person" (want a filter in parentheses, e.g. (objectClass=inetOrgPerson))`,
+				"c.yaml:20: directory[0].attributes.mail: unknown field",
+				"c.yaml:21: directory[0].attributes.surname: must not be empty",
+				`c.yaml:24: directory[0].groups[0].tenant: unknown tenant "hmdis" (configured: stk)`,
+				`c.yaml:26: directory[0].groups[1].unit: unknown unit "lpp" of tenant "stk" (configured: z, presse)`,
+				`c.yaml:26: directory[0].groups[1].role: invalid role "boss" (want member, moderator or admin)`,
+				"c.yaml:27: directory[0].groups[2].dn: missing required field",
+				"c.yaml:27: directory[0].groups[2].unit: requires tenant (units belong to a tenant)",
+				"c.yaml:28: directory[0].timeout: must be positive, got 0s",
+				"c.yaml:29: directory[0].path: only allowed in file sources",
+			},
+		},
+		{
+			name: "file sources",
+			data: base + "directory:\n  - type: file\n    path: '" + missing + "'\n  - {type: file, path: '" + dir + "/people.txt'}\n" +
+				"  - {type: file, path: '" + subdir + "'}\n  - {type: file, base_dn: x}\n  - {type: csv}\n  - {path: x}\n  - []\n",
+			want: []string{
+				`c.yaml:15: directory[0].path: cannot read directory file "` + missing + `": no such file or directory`,
+				`c.yaml:16: directory[1].path: unsupported directory file "` + dir + `/people.txt" (want a .yaml, .yml or .csv file)`,
+				`c.yaml:17: directory[2].path: cannot read directory file "` + subdir + `": is a directory`,
+				"c.yaml:18: directory[3].path: missing required field",
+				"c.yaml:18: directory[3].base_dn: only allowed in ldap sources",
+				`c.yaml:19: directory[4].type: invalid directory source type "csv" (want file or ldap)`,
+				"c.yaml:20: directory[5].type: missing required field",
+				"c.yaml:21: directory[6]: expected a mapping, got a list",
+				"c.yaml:21: directory[6].type: missing required field",
+			},
+		},
+		{
+			name: "provisioning values",
+			data: base + "provisioning:\n  interval: 5 minutes\n  max_removal_share: 1.5\n  deactivate_removed: yes\n" +
+				"  concurrency: 0\n  room_version: V11\n  credentials_file: [a]\n  retries: 3\n",
+			want: []string{
+				`c.yaml:14: provisioning.interval: invalid duration "5 minutes" (want a number with a unit, e.g. 30s, 5m or 1h)`,
+				"c.yaml:15: provisioning.max_removal_share: must be greater than 0 and at most 1, got 1.5",
+				`c.yaml:16: provisioning.deactivate_removed: expected true or false, got "yes"`,
+				"c.yaml:17: provisioning.concurrency: must be between 1 and 64, got 0",
+				`c.yaml:18: provisioning.room_version: invalid room version "V11" (want up to 32 of a-z, 0-9, '.' and '-', e.g. 11)`,
+				"c.yaml:19: provisioning.credentials_file: expected a string, got a list",
+				"c.yaml:20: provisioning.retries: unknown field",
+			},
+		},
+		{
+			name: "provisioning ranges",
+			data: base + "provisioning:\n  interval: 5s\n  max_removal_share: 0\n  concurrency: four\n",
+			want: []string{
+				"c.yaml:14: provisioning.interval: must be at least 10s, got 5s",
+				"c.yaml:15: provisioning.max_removal_share: must be greater than 0 and at most 1, got 0",
+				`c.yaml:16: provisioning.concurrency: expected an integer, got "four"`,
+			},
+		},
+		{
+			name: "wrong types",
+			data: base + "    short_name: [x]\n    rooms: {id: a}\nrooms: x\ndirectory: {type: file}\nprovisioning: []\n",
+			want: []string{
+				"c.yaml:13: tenants[0].short_name: expected a string, got a list",
+				"c.yaml:14: tenants[0].rooms: expected a list, got a mapping",
+				"c.yaml:15: rooms: expected a list, got a string",
+				"c.yaml:16: directory: expected a list, got a mapping",
+				"c.yaml:17: provisioning: expected a mapping, got a list",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("c.yaml", []byte(tt.data), noEnv)
+			got := problemStrings(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if (err == nil) != (cfg != nil) {
+				t.Errorf("got config %v and error %v, want exactly one", cfg, err)
+			}
+		})
+	}
+}
+
+func TestProvisioningSyntaxRecovery(t *testing.T) {
+	// Tenant stk (lines 6-14) with units z and presse.
+	const base = "homeservers:\n  - name: land\n    server_name: land.hessen.de\n    client_url: https://matrix.land.hessen.de\n" +
+		"tenants:\n  - id: stk\n    name: StK\n    kind: ministry\n    homeserver: land\n" +
+		"    units:\n      - id: z\n        name: Zentralabteilung\n      - id: presse\n        name: Presse\n"
+	const tenantRoom = "    rooms:\n      - {id: a, name: A, units: [presse, nope]}\n"
+	const crossRoom = "rooms:\n  - {id: a, name: A, host: land, tenants: [stk, nope]}\n"
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
+		{
+			// The lost id may have been "nope".
+			name: "error in a unit id",
+			data: strings.Replace(base, "id: presse", "id: presse: x", 1) + tenantRoom,
+			want: []string{"c.yaml:13: yaml: mapping values are not allowed in this context"},
+		},
+		{
+			name: "error in a unit name",
+			data: strings.Replace(base, "name: Presse", "name: Presse: x", 1) + tenantRoom,
+			want: []string{
+				"c.yaml:14: yaml: mapping values are not allowed in this context",
+				`c.yaml:16: tenants[0].rooms[0].units[1]: unknown unit "nope" of tenant "stk" (configured: z, presse)`,
+			},
+		},
+		{
+			name: "error in a tenant id",
+			data: strings.Replace(base, "id: stk", "id: stk: x", 1) + crossRoom,
+			want: []string{"c.yaml:6: yaml: mapping values are not allowed in this context"},
+		},
+		{
+			name: "error in a homeserver name",
+			data: strings.Replace(base, "name: land", "name: land: x", 1) + crossRoom,
+			want: []string{
+				"c.yaml:2: yaml: mapping values are not allowed in this context",
+				`c.yaml:16: rooms[0].tenants[1]: unknown tenant "nope" (configured: stk)`,
+			},
+		},
+		{
+			name: "unclosed flow sequence in a room",
+			data: base + "rooms:\n  - id: a\n    name: A\n    host: land\n    tenants: [stk, nope\n  - id: b\n    name: B\n    host: nowhere\n    tenants: [stk]\n",
+			want: []string{
+				"c.yaml:19: yaml: did not find expected ',' or ']'",
+				`c.yaml:22: rooms[1].host: unknown homeserver "nowhere" (configured: land)`,
+			},
+		},
+		{
+			name: "error in a group",
+			data: base + "directory:\n  - type: ldap\n    url: ldap://x\n    base_dn: dc=x\n    groups:\n      - dn: a: b\n        tenant: stk\n        unit: nope\n      - {dn: b, tenant: nope}\n",
+			want: []string{
+				"c.yaml:20: yaml: mapping values are not allowed in this context",
+				`c.yaml:22: directory[0].groups[0].unit: unknown unit "nope" of tenant "stk" (configured: z, presse)`,
+				`c.yaml:23: directory[0].groups[1].tenant: unknown tenant "nope" (configured: stk)`,
+			},
+		},
+		{
+			// The lost type may have been anything.
+			name: "error in a source type",
+			data: base + "directory:\n  - type: ldap: x\n    url: ldap://x\n",
+			want: []string{"c.yaml:16: yaml: mapping values are not allowed in this context"},
+		},
+		{
+			name: "error in provisioning",
+			data: base + "provisioning:\n  interval: 5m: x\n  concurrency: 100\n",
+			want: []string{
+				"c.yaml:16: yaml: mapping values are not allowed in this context",
+				"c.yaml:17: provisioning.concurrency: must be between 1 and 64, got 100",
+			},
+		},
+		{
+			name: "misindented key of a cross-tenant room",
+			data: base + "rooms:\n  - id: a\n    name: A\n    host: land\n   tenants: [stk]\n",
+			want: []string{"c.yaml:19: yaml: did not find expected '-' indicator"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("c.yaml", []byte(tt.data), noEnv)
+			if cfg != nil {
+				t.Errorf("got config %v, want nil", cfg)
+			}
+			got := problemStrings(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestProvisioningValues(t *testing.T) {
+	dir := t.TempDir()
+	people := writeFile(t, dir, "people.csv", "id,given_name\n")
+	secret := writeFile(t, dir, "bind-password", "s3cr3t\n")
+	const header = "homeservers:\n  - name: land\n    server_name: land.hessen.de\n    client_url: https://matrix.land.hessen.de\n" +
+		"tenants:\n  - id: stk\n    name: StK\n    kind: ministry\n    homeserver: land\n"
+
+	// Defaults.
+	cfg, err := parse("c.yaml", []byte(header), noEnv)
+	if err != nil {
+		t.Fatalf("got %v, want no error", err)
+	}
+	if got, want := cfg.Provisioning, (Provisioning{
+		Interval: DefaultInterval, MaxRemovalShare: DefaultMaxRemovalShare, DeactivateRemoved: true,
+		CredentialsFile: DefaultCredentialsFile, Concurrency: DefaultConcurrency,
+	}); got != want {
+		t.Errorf("default provisioning: got %+v, want %+v", got, want)
+	}
+	if got, want := cfg.Tenants[0].ShortName, "STK"; got != want {
+		t.Errorf("default short name: got %q, want %q", got, want)
+	}
+	if cfg.Tenants[0].Units != nil || cfg.Tenants[0].Rooms != nil || cfg.Rooms != nil || cfg.Directory != nil {
+		t.Errorf("got units, rooms or directory sources %+v, want none", cfg)
+	}
+	if got, want := cfg.Summary(), "1 homeserver (land), 1 tenant"; got != want {
+		t.Errorf("summary: got %q, want %q", got, want)
+	}
+
+	data := header + "    short_name: Staatskanzlei\n" +
+		"    units:\n      - {id: z, name: Zentralabteilung}\n      - {id: presse, name: Presse}\n" +
+		"    rooms:\n      - {id: lage, name: Lage, topic: T, units: [presse, z]}\n      - {id: b, name: B, class: external, audience: leaders, history_visibility: joined}\n" +
+		"rooms:\n  - {id: lage, name: Landeslage, host: land, tenants: [stk]}\n" +
+		"directory:\n  - {type: file, path: '" + people + "'}\n" +
+		"  - type: ldap\n    url: ldaps://ldap.hessen.de\n    bind_dn: cn=lm,dc=hessen,dc=de\n    bind_password_file: '" + secret + "'\n" +
+		"    base_dn: dc=hessen,dc=de\n    attributes: {id: uid, deputy: secretary}\n" +
+		"    groups:\n      - {dn: 'cn=a,dc=hessen,dc=de', tenant: stk, unit: presse, role: moderator}\n      - {dn: 'cn=b,dc=hessen,dc=de', role: admin}\n" +
+		"  - {type: ldap, url: 'ldap://localhost:389', base_dn: dc=x, filter: '(&(objectClass=person)(!(uid=svc-*)))', member_attribute: uniqueMember, timeout: 1m30s}\n" +
+		"provisioning:\n  interval: 1h\n  max_removal_share: 1\n  deactivate_removed: false\n  credentials_file: /nonexistent/dir/creds.json\n  concurrency: 64\n  room_version: 11\n"
+	cfg, err = parse("c.yaml", []byte(data), noEnv)
+	if err != nil {
+		t.Fatalf("got %v, want no error", err)
+	}
+	tn := cfg.Tenants[0]
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"short name", tn.ShortName, "Staatskanzlei"},
+		{"units", tn.Units, []Unit{{ID: "z", Name: "Zentralabteilung", Line: 12}, {ID: "presse", Name: "Presse", Line: 13}}},
+		{"tenant rooms", tn.Rooms, []Room{
+			{ID: "lage", Name: "Lage", Topic: "T", Class: ClassInternal, Audience: AudienceAll, Units: []UnitID{"presse", "z"}, HistoryVisibility: HistoryShared, Line: 15},
+			{ID: "b", Name: "B", Class: ClassExternal, Audience: AudienceLeaders, HistoryVisibility: HistoryJoined, Line: 16},
+		}},
+		{"cross-tenant rooms", cfg.Rooms, []Room{
+			{ID: "lage", Name: "Landeslage", Class: ClassCrossAgency, Audience: AudienceLeaders, HistoryVisibility: HistoryShared, Host: "land", Tenants: []TenantID{"stk"}, Line: 18},
+		}},
+		{"directory", cfg.Directory, []DirectorySource{
+			{Type: SourceFile, Path: people, Line: 20},
+			{
+				Type: SourceLDAP, URL: "ldaps://ldap.hessen.de", BindDN: "cn=lm,dc=hessen,dc=de", BindPasswordFile: secret, BaseDN: "dc=hessen,dc=de",
+				Filter: DefaultLDAPFilter, Attributes: map[string]string{"id": "uid", "deputy": "secretary"}, MemberAttribute: DefaultMemberAttribute,
+				Groups: []DirectoryGroup{
+					{DN: "cn=a,dc=hessen,dc=de", Tenant: "stk", Unit: "presse", Role: "moderator"},
+					{DN: "cn=b,dc=hessen,dc=de", Role: "admin"},
+				},
+				Timeout: DefaultDirectoryTimeout, Line: 21,
+			},
+			{
+				Type: SourceLDAP, URL: "ldap://localhost:389", BaseDN: "dc=x", Filter: "(&(objectClass=person)(!(uid=svc-*)))",
+				MemberAttribute: "uniqueMember", Timeout: 90 * time.Second, Line: 30,
+			},
+		}},
+		{"provisioning", cfg.Provisioning, Provisioning{
+			Interval: time.Hour, MaxRemovalShare: 1, DeactivateRemoved: false,
+			CredentialsFile: "/nonexistent/dir/creds.json", Concurrency: 64, RoomVersion: "11",
+		}},
+		{"summary", cfg.Summary(), "1 homeserver (land), 1 tenant, 3 rooms, 3 directory sources"},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s: got\n%+v\nwant\n%+v", tt.name, tt.got, tt.want)
+		}
+	}
+	if r, ok := tn.Room("b"); !ok || r.Name != "B" {
+		t.Errorf("Room(b): got %v, %v, want B, true", r, ok)
+	}
+	if _, ok := cfg.Room("b"); ok {
+		t.Errorf("Config.Room(b): got true, want false (a tenant room)")
+	}
+}
+
+func TestRoomIDReserved(t *testing.T) {
+	for id, want := range map[RoomID]bool{
+		"space": true, "allgemein": true, "leitung": true, "mitteilungen": true, "unit-z": true, "unit-": true,
+		"lage": false, "units": false, "my-unit-z": false,
+	} {
+		if got := id.Reserved(); got != want {
+			t.Errorf("%s: got %v, want %v", id, got, want)
+		}
+	}
+	for _, c := range RoomClasses() {
+		if !c.Valid() {
+			t.Errorf("%s: got invalid, want valid", c)
+		}
+	}
+	for _, a := range Audiences() {
+		if !a.Valid() {
+			t.Errorf("%s: got invalid, want valid", a)
+		}
+	}
+	if RoomClass("public").Valid() || Audience("everyone").Valid() {
+		t.Errorf("got valid, want invalid")
+	}
 }

@@ -16,12 +16,23 @@ import (
 
 // The known keys of each mapping in the configuration.
 var (
-	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants"}
+	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning"}
 	databaseKeys       = []string{"uri"}
 	logKeys            = []string{"level", "format"}
 	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "service_account"}
 	serviceAccountKeys = []string{"localpart", "password_file", "access_token_file"}
-	tenantKeys         = []string{"id", "name", "kind", "homeserver"}
+	tenantKeys         = []string{"id", "name", "kind", "homeserver", "short_name", "units", "rooms"}
+	unitKeys           = []string{"id", "name"}
+	// roomKeys are the keys of tenant rooms and cross-tenant rooms;
+	// tenantRoomOnly and crossRoomOnly are allowed in one kind only.
+	roomKeys         = []string{"id", "name", "topic", "class", "audience", "units", "history_visibility", "host", "tenants"}
+	tenantRoomOnly   = []string{"units"}
+	crossRoomOnly    = []string{"host", "tenants"}
+	directoryKeys    = []string{"type", "path", "url", "bind_dn", "bind_password_file", "base_dn", "filter", "attributes", "member_attribute", "groups", "timeout"}
+	fileSourceOnly   = []string{"path"}
+	ldapSourceOnly   = []string{"url", "bind_dn", "bind_password_file", "base_dn", "filter", "attributes", "member_attribute", "groups", "timeout"}
+	groupKeys        = []string{"dn", "tenant", "unit", "role"}
+	provisioningKeys = []string{"interval", "max_removal_share", "deactivate_removed", "credentials_file", "concurrency", "room_version"}
 )
 
 var (
@@ -108,9 +119,10 @@ func parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 // newDecoder returns a decoder for file.
 func newDecoder(file string) *decoder {
 	return &decoder{
-		file:  file,
-		paths: map[int]string{},
-		lines: map[string]int{},
+		file:         file,
+		paths:        map[int]string{},
+		lines:        map[string]int{},
+		unitsDamaged: map[TenantID]bool{},
 	}
 }
 
@@ -242,6 +254,12 @@ type decoder struct {
 	// homeserver, so that unknown homeservers of tenants are not
 	// reported.
 	homeserversDamaged bool
+	// tenantsDamaged is set if the recovery may have lost a tenant, so
+	// that unknown tenants are not reported.
+	tenantsDamaged bool
+	// unitsDamaged holds the tenants that may have lost a unit to the
+	// recovery, so that their unknown units are not reported.
+	unitsDamaged map[TenantID]bool
 }
 
 // addf records a problem.
@@ -416,24 +434,36 @@ func contains(list []string, s string) bool {
 // missing fields are "". Other values are reported unless lines patched by
 // the recovery from syntax errors may have changed them.
 func (d *decoder) str(m mapping, key string) string {
+	n := d.scalar(m, key, "a string")
+	if n == nil {
+		return ""
+	}
+	return n.Value
+}
+
+// scalar returns the scalar value of the field key of m, or nil if the
+// field is missing, null or not a scalar. Values other than scalars are
+// reported as not being want unless lines patched by the recovery from
+// syntax errors may have changed them.
+func (d *decoder) scalar(m mapping, key, want string) *yaml.Node {
 	field := join(m.path, key)
 	e, ok := m.entries[key]
 	if !ok {
-		return ""
+		return nil
 	}
 	n := resolve(e.value)
 	d.lines[field] = e.key.Line
 	if n == nil || isNull(n) {
-		return ""
+		return nil
 	}
 	if n.Kind != yaml.ScalarNode {
 		if len(d.damage.lostIn(n.Line, n)) == 0 && !d.damage.patched[e.key.Line] {
-			d.addf(n.Line, field, "expected a string, got %s", describe(n))
+			d.addf(n.Line, field, "expected %s, got %s", want, describe(n))
 		}
-		return ""
+		return nil
 	}
 	d.lines[field] = n.Line
-	return n.Value
+	return n
 }
 
 // required decodes the string field key of m and reports it if it is
@@ -556,6 +586,12 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 		d.homeserversDamaged = true
 	}
 	d.tenants(top, cfg)
+	if top.damaged && len(cfg.Tenants) == 0 {
+		d.tenantsDamaged = true
+	}
+	d.crossRooms(top, cfg)
+	d.directory(top, cfg)
+	d.provisioning(top, cfg)
 }
 
 // homeservers decodes and validates the homeservers list.
@@ -651,6 +687,13 @@ func (d *decoder) secretFile(m mapping, key string) string {
 // homeservers.
 func (d *decoder) tenants(top mapping, cfg *Config) {
 	items := d.seq(top, "tenants")
+	// Only dropping the value of a field other than an id keeps the ids
+	// of the tenants.
+	for _, line := range d.lostIn(top, "tenants") {
+		if key, ok := d.damage.keys[line]; !ok || key == "id" {
+			d.tenantsDamaged = true
+		}
+	}
 	if len(items) == 0 {
 		if !top.has("tenants") {
 			d.missing(top, "tenants")
@@ -695,6 +738,13 @@ func (d *decoder) tenants(top mapping, cfg *Config) {
 				d.addf(d.line(path+".homeserver", m.line), path+".homeserver", "unknown homeserver %q (configured: %s)", t.Homeserver, strings.Join(known, ", "))
 			}
 		}
+
+		t.ShortName = d.str(m, "short_name")
+		if t.ShortName == "" {
+			t.ShortName = strings.ToUpper(string(t.ID))
+		}
+		d.units(m, &t)
+		d.tenantRooms(m, &t)
 
 		cfg.Tenants = append(cfg.Tenants, t)
 	}

@@ -483,12 +483,25 @@ func leadingIndicators(line []byte) []byte {
 
 // isTopKey reports whether line holds, without list item indicators,
 // one of the keys of the top-level mapping, which belong in column 0.
+// Keys that nested mappings have too (rooms, tenants) are taken as
+// top-level keys only in column 0 or 1 and without list item indicators.
 func isTopKey(line []byte) bool {
 	content, _ := splitBreak(line)
-	content = bytes.TrimLeft(content, " \t")
-	end := bytes.IndexByte(content, ':')
-	return end > 0 && contains(configKeys, string(content[:end]))
+	trimmed := bytes.TrimLeft(content, " \t")
+	end := bytes.IndexByte(trimmed, ':')
+	if end <= 0 {
+		return false
+	}
+	key := string(trimmed[:end])
+	if contains(nestedKeys, key) {
+		return len(leadingIndicators(line)) == 0 && leadingTabsRE.Find(content) == nil && indentOf(content) <= 1
+	}
+	return contains(configKeys, key)
 }
+
+// nestedKeys are the keys of the top-level mapping that nested mappings
+// have too.
+var nestedKeys = []string{"rooms", "tenants"}
 
 // canFollow reports whether a line indented by indent can follow line
 // without continuing a scalar value on it.

@@ -84,9 +84,15 @@ func secretProblem(path string) string {
 
 // readProblem describes why the secret file at path cannot be read.
 func readProblem(path string, err error) string {
+	return fileProblem("secret file", path, err)
+}
+
+// fileProblem describes why the file at path, a what (e.g. "secret
+// file"), cannot be read.
+func fileProblem(what, path string, err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return fmt.Sprintf("cannot read secret file %q: %v", path, err)
+	return fmt.Sprintf("cannot read %s %q: %v", what, path, err)
 }

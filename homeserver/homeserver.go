@@ -63,6 +63,8 @@ type Conn struct {
 	// SpecVersions are the client-server spec versions the server
 	// advertises (Dendrite v0.13.8 stops at v1.2).
 	SpecVersions []mautrix.SpecVersion
+	// Requests counts the requests made through Client.
+	Requests *RequestCounter
 	// Session is the login in use; callers store it when it changed.
 	Session Session
 	// NewSession is true when Connect had to log in afresh.
@@ -86,13 +88,16 @@ func Connect(ctx context.Context, ep Endpoint, creds Credentials, saved *Session
 		return nil, fmt.Errorf("homeserver %s: client URL: %w", ep.Name, err)
 	}
 	cli.Log = log
-	cli.Client = &http.Client{Timeout: 30 * time.Second}
+	counter := newRequestCounter()
+	cli.Client = &http.Client{Timeout: 30 * time.Second, Transport: counter}
+	// Retries are ours (with retry_after_ms), not mautrix's.
+	cli.DefaultHTTPRetries = 0
 	versions, err := cli.Versions(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("homeserver %s at %s does not answer: %w", ep.Name, ep.ClientURL, err)
 	}
 	impl, version := Detect(ctx, cli)
-	conn := &Conn{Endpoint: ep, Client: cli, Implementation: impl, Version: version, SpecVersions: versions.Versions}
+	conn := &Conn{Endpoint: ep, Client: cli, Implementation: impl, Version: version, SpecVersions: versions.Versions, Requests: counter}
 
 	try := func(s Session) error {
 		cli.UserID, cli.DeviceID, cli.AccessToken = s.UserID, s.DeviceID, s.AccessToken

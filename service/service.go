@@ -27,6 +27,8 @@ import (
 type Target struct {
 	Endpoint    homeserver.Endpoint
 	Credentials homeserver.Credentials
+	// Admin holds the secrets account administration needs (Dendrite).
+	Admin homeserver.AdminOptions
 }
 
 // Resolve returns the connection details of every homeserver of cfg, reading
@@ -65,9 +67,18 @@ func resolveOne(cfg *config.Config, hs *config.Homeserver, st **stack.State) (Ta
 		t.Endpoint.ServerName, t.Endpoint.ClientURL = s.ServerName, s.ClientURL
 		t.Credentials.UserID = id.UserID(s.ServiceUserID)
 		passwordFile = s.ServicePasswordFile
+		if err := readOptional(s.RegistrationSharedSecretFile, &t.Admin.RegistrationSharedSecret); err != nil {
+			return t, fmt.Errorf("registration shared secret: %w", err)
+		}
+		if err := readOptional(s.AppserviceTokenFile, &t.Admin.AppserviceToken); err != nil {
+			return t, fmt.Errorf("appservice token: %w", err)
+		}
 	} else {
 		t.Credentials.UserID = id.NewUserID(hs.ServiceAccount.Localpart, hs.ServerName)
 		passwordFile = hs.ServiceAccount.PasswordFile
+		if err := readOptional(hs.RegistrationSharedSecretFile, &t.Admin.RegistrationSharedSecret); err != nil {
+			return t, fmt.Errorf("registration_shared_secret_file: %w", err)
+		}
 		if f := hs.ServiceAccount.AccessTokenFile; f != "" {
 			token, err := config.ReadSecret(f)
 			if err != nil {
@@ -86,13 +97,28 @@ func resolveOne(cfg *config.Config, hs *config.Homeserver, st **stack.State) (Ta
 	return t, nil
 }
 
+// readOptional reads the secret file path into dst unless path is empty.
+func readOptional(path string, dst *string) error {
+	if path == "" {
+		return nil
+	}
+	v, err := config.ReadSecret(path)
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}
+
 // Service is a running Landesmessenger.
 type Service struct {
 	Config *config.Config
 	Store  *store.Store
 	Conns  []*homeserver.Conn
-	log    logrus.FieldLogger
-	runID  int64
+	// Targets are the resolved homeservers, in the order of Conns.
+	Targets []Target
+	log     logrus.FieldLogger
+	runID   int64
 }
 
 // Start opens the database, applies its migrations, and connects to every
@@ -107,7 +133,7 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	svc := &Service{Config: cfg, Store: db, log: log}
+	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets}
 	for _, t := range targets {
 		hlog := log.WithFields(logrus.Fields{"homeserver": t.Endpoint.Name, "client_url": t.Endpoint.ClientURL})
 		saved, err := db.LoadSession(ctx, t.Endpoint.Name)
@@ -143,10 +169,6 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 		}).Info("homeserver connected")
 		svc.Conns = append(svc.Conns, conn)
 	}
-	if svc.runID, err = db.StartRun(ctx, version, time.Now()); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return svc, nil
 }
 
@@ -156,22 +178,41 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 	if err != nil {
 		return err
 	}
+	if svc.runID, err = svc.Store.StartRun(ctx, version, time.Now()); err != nil {
+		svc.Store.Close()
+		return err
+	}
 	log.WithFields(logrus.Fields{
 		"homeservers": len(svc.Conns),
 		"tenants":     len(cfg.Tenants),
 		"database":    databaseKind(cfg),
 	}).Info("ready")
+	eng, err := svc.Provisioning()
+	if err != nil {
+		svc.Stop()
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		svc.reconcileLoop(ctx, eng)
+	}()
 	<-ctx.Done()
+	<-done
 	log.Info("stopping")
 	return svc.Stop()
 }
 
-// Stop records the end of the run and closes the database.
+// Stop records the end of a serve run, if this is one, and closes the
+// database.
 func (s *Service) Stop() error {
-	// The run's context is gone by now; recording the stop gets a fresh one.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := s.Store.StopRun(ctx, s.runID, time.Now())
+	var err error
+	if s.runID != 0 {
+		// The run's context is gone by now; recording the stop gets a fresh one.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = s.Store.StopRun(ctx, s.runID, time.Now())
+	}
 	return errors.Join(err, s.Store.Close())
 }
 

@@ -3,18 +3,22 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/logging"
+	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
 	"github.com/landesmessenger/landesmessenger/service"
 	"github.com/landesmessenger/landesmessenger/stack"
 )
@@ -93,6 +97,21 @@ func main() {
 				},
 			},
 			{
+				Name:  "plan",
+				Usage: "show what apply would change: + create, ~ change, - remove, grouped by tenant",
+				Flags: []cli.Flag{configFlag(), massRemovalFlag(),
+					&cli.BoolFlag{Name: "json", Usage: "print {\"actions\": [...]} instead of text"},
+					&cli.BoolFlag{Name: "exit-code", Usage: "exit 2 when changes are pending, 0 when in sync"},
+				},
+				Action: planCommand,
+			},
+			{
+				Name:   "apply",
+				Usage:  "make the homeservers match the configuration and the directory",
+				Flags:  []cli.Flag{configFlag(), massRemovalFlag()},
+				Action: applyCommand,
+			},
+			{
 				Name:  "serve",
 				Usage: "connect to every configured homeserver, open the database and run until SIGINT or SIGTERM",
 				Flags: []cli.Flag{configFlag()},
@@ -116,6 +135,91 @@ func main() {
 		fmt.Fprintln(os.Stderr, "landesmessenger:", err)
 		os.Exit(1)
 	}
+}
+
+func massRemovalFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "allow-mass-removal", Usage: "allow removing more than provisioning.max_removal_share of a tenant's people or rooms"}
+}
+
+// startService connects to the homeservers and the database for a one-shot
+// command.
+func startService(c *cli.Context) (*service.Service, *reconcile.Engine, *logrus.Logger, error) {
+	cfg, log, err := loadConfigAndLogger(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc, err := service.Start(c.Context, cfg, log, version)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	eng, err := svc.Provisioning()
+	if err != nil {
+		svc.Stop()
+		return nil, nil, nil, err
+	}
+	return svc, eng, log, nil
+}
+
+func planCommand(c *cli.Context) error {
+	svc, eng, _, err := startService(c)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	out, err := eng.Plan(c.Context, reconcile.Options(eng.Config, c.Bool("allow-mass-removal")))
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		data, err := json.MarshalIndent(out.Plan, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.App.Writer, string(data))
+	} else if err := provisioning.WriteText(c.App.Writer, out.Plan, service.TenantNames(eng.Config)); err != nil {
+		return err
+	}
+	if c.Bool("exit-code") && len(out.Plan.Actions) > 0 {
+		return cli.Exit("", 2)
+	}
+	return nil
+}
+
+func applyCommand(c *cli.Context) error {
+	svc, eng, log, err := startService(c)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	out, res, err := svc.Reconcile(ctx, eng, c.Bool("allow-mass-removal"), reconcile.Progress(c.App.ErrWriter, isTerminal(os.Stderr)))
+	if err != nil {
+		return err
+	}
+	for _, w := range out.Plan.Warnings {
+		log.Warn(w)
+	}
+	if res == nil {
+		fmt.Fprintln(c.App.Writer, "In sync: nothing to do.")
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "Applied %d of %d actions in %s (%d failed; %d write requests).\n",
+		res.Done, len(out.Plan.Actions), time.Since(start).Round(time.Millisecond), res.Failed, svc.Writes())
+	for _, e := range res.Errors {
+		fmt.Fprintln(c.App.ErrWriter, "failed:", e)
+	}
+	if res.Failed > 0 {
+		return cli.Exit("", 1)
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func configFlag() cli.Flag {

@@ -61,7 +61,7 @@ func TestConfigValidate(t *testing.T) {
 		wantCode int
 		wantOut  []string // substrings of stdout+stderr
 	}{
-		{"example", "config/example.yaml", 0, []string{"config/example.yaml: ok: 4 homeservers (land, polizei, forst, schule), 7 tenants"}},
+		{"example", "config/example.yaml", 0, []string{"config/example.yaml: ok: 4 homeservers (land, polizei, forst, schule), 7 tenants, 3 rooms, 1 directory source"}},
 		{"duplicate and unknown", "config/testdata/bad.yaml", 1, []string{
 			"config/testdata/bad.yaml:15: tenants[1].id: duplicate tenant id",
 			"config/testdata/bad.yaml:23: tenants[2].homeserver: unknown homeserver \"polizei\"",

@@ -1,4 +1,4 @@
--- v0 -> v1: Latest revision
+-- v0 -> v2: Latest revision
 
 -- homeserver_session keeps the login of the service account per homeserver,
 -- so that a restart reuses it instead of logging in again.
@@ -19,4 +19,28 @@ CREATE TABLE service_run (
 	started_at BIGINT NOT NULL,
 	stopped_at BIGINT,
 	version    TEXT   NOT NULL
+);
+
+-- managed_account records every account provisioning created, so that a
+-- person gone from the directory is found and locked out.
+CREATE TABLE managed_account (
+	user_id      TEXT   PRIMARY KEY,
+	person       TEXT   NOT NULL,
+	tenant       TEXT   NOT NULL,
+	homeserver   TEXT   NOT NULL,
+	status       TEXT   NOT NULL,
+	display_name TEXT   NOT NULL,
+	updated_at   BIGINT NOT NULL
+);
+
+-- managed_room maps the stable key of a managed room to its room ID and
+-- keeps the state provisioning applied last, to tell drift made by hand
+-- from a changed configuration. The rooms also carry the key in a state
+-- event, so a lost database is rebuilt from the homeservers.
+CREATE TABLE managed_room (
+	room_key   TEXT   PRIMARY KEY,
+	homeserver TEXT   NOT NULL,
+	room_id    TEXT   NOT NULL,
+	applied    TEXT   NOT NULL,
+	updated_at BIGINT NOT NULL
 );

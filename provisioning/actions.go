@@ -1,0 +1,189 @@
+package provisioning
+
+import (
+	"encoding/json"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+)
+
+// Action is one step of a plan. Every action names the tenant it belongs
+// to ("" for Land-wide rooms) and the homeserver that carries it out.
+type Action interface {
+	// Kind names the action type in JSON and in golden files.
+	Kind() string
+	// Scope returns the tenant and homeserver of the action.
+	Scope() (config.TenantID, config.HomeserverName)
+	// Phase orders actions: all of a phase run before the next one starts.
+	Phase() Phase
+}
+
+// Phase is the stage of an apply in which an action runs. Accounts come
+// first, then spaces, rooms, their state, memberships, removals, and
+// deactivations of accounts last.
+type Phase int
+
+// The phases, in order.
+const (
+	PhaseAccounts Phase = iota
+	PhaseSpaces
+	PhaseRooms
+	PhaseState
+	PhaseMembers
+	PhaseRemovals
+	PhaseDeactivations
+)
+
+// Base holds the fields every action has.
+type Base struct {
+	Tenant     config.TenantID       `json:"tenant,omitempty"`
+	Homeserver config.HomeserverName `json:"homeserver"`
+}
+
+// Scope implements Action.
+func (b Base) Scope() (config.TenantID, config.HomeserverName) { return b.Tenant, b.Homeserver }
+
+// CreateAccount creates a person's account with a generated password.
+type CreateAccount struct {
+	Base
+	User        id.UserID `json:"user"`
+	DisplayName string    `json:"display_name"`
+}
+
+// SetDisplayName changes a person's display name.
+type SetDisplayName struct {
+	Base
+	User id.UserID `json:"user"`
+	From string    `json:"from"`
+	To   string    `json:"to"`
+}
+
+// DeactivateAccount locks out a person who left the directory.
+type DeactivateAccount struct {
+	Base
+	User id.UserID `json:"user"`
+}
+
+// CreateRoom creates a room or space with its whole policy as initial
+// state, its alias (which makes creation idempotent) and its marker.
+type CreateRoom struct {
+	Base
+	Room     RoomKey   `json:"room"`
+	Alias    string    `json:"alias"`
+	Space    bool      `json:"space,omitempty"`
+	Federate bool      `json:"federate"`
+	Version  string    `json:"room_version,omitempty"`
+	State    RoomState `json:"state"`
+}
+
+// SetState sets one managed state event of an existing room. Drift is true
+// when the room had a different value that someone set by hand.
+type SetState struct {
+	Base
+	Room      RoomKey   `json:"room"`
+	RoomID    id.RoomID `json:"room_id"`
+	EventType string    `json:"event_type"`
+	Drift     bool      `json:"drift,omitempty"`
+	From      any       `json:"from,omitempty"`
+	To        any       `json:"to"`
+}
+
+// SetSpaceChild adds a room to a space, or removes it (Remove).
+type SetSpaceChild struct {
+	Base
+	Space  RoomKey `json:"space"`
+	Child  RoomKey `json:"child,omitempty"`
+	Via    string  `json:"via,omitempty"`
+	Remove bool    `json:"remove,omitempty"`
+	// ChildID names a child to remove that is no longer managed.
+	ChildID id.RoomID `json:"child_id,omitempty"`
+}
+
+// JoinRoom makes a user a joined member of a room: the room's host invites,
+// the user's homeserver joins them.
+type JoinRoom struct {
+	Base
+	Room RoomKey               `json:"room"`
+	User id.UserID             `json:"user"`
+	Host config.HomeserverName `json:"host"`
+}
+
+// RemoveMember removes a member from a room (kick by the room's host).
+type RemoveMember struct {
+	Base
+	Room   RoomKey   `json:"room"`
+	User   id.UserID `json:"user"`
+	Reason string    `json:"reason"`
+}
+
+// CloseRoom closes a room that left the configuration: its members are
+// removed, a final notice is sent and the room is marked closed. Rooms are
+// never deleted.
+type CloseRoom struct {
+	Base
+	Room    RoomKey     `json:"room"`
+	RoomID  id.RoomID   `json:"room_id"`
+	Members []id.UserID `json:"members"`
+}
+
+// Kind implementations.
+func (CreateAccount) Kind() string     { return "create_account" }
+func (SetDisplayName) Kind() string    { return "set_display_name" }
+func (DeactivateAccount) Kind() string { return "deactivate_account" }
+func (CreateRoom) Kind() string        { return "create_room" }
+func (SetState) Kind() string          { return "set_state" }
+func (SetSpaceChild) Kind() string     { return "set_space_child" }
+func (JoinRoom) Kind() string          { return "join_room" }
+func (RemoveMember) Kind() string      { return "remove_member" }
+func (CloseRoom) Kind() string         { return "close_room" }
+
+// Phase implementations.
+func (CreateAccount) Phase() Phase     { return PhaseAccounts }
+func (SetDisplayName) Phase() Phase    { return PhaseAccounts }
+func (DeactivateAccount) Phase() Phase { return PhaseDeactivations }
+func (a CreateRoom) Phase() Phase {
+	if a.Space {
+		return PhaseSpaces
+	}
+	return PhaseRooms
+}
+func (SetState) Phase() Phase      { return PhaseState }
+func (SetSpaceChild) Phase() Phase { return PhaseMembers }
+func (JoinRoom) Phase() Phase      { return PhaseMembers }
+func (RemoveMember) Phase() Phase  { return PhaseRemovals }
+func (CloseRoom) Phase() Phase     { return PhaseRemovals }
+
+var (
+	_ Action = CreateAccount{}
+	_ Action = SetDisplayName{}
+	_ Action = DeactivateAccount{}
+	_ Action = CreateRoom{}
+	_ Action = SetState{}
+	_ Action = SetSpaceChild{}
+	_ Action = JoinRoom{}
+	_ Action = RemoveMember{}
+	_ Action = CloseRoom{}
+)
+
+// MarshalActions renders actions as JSON objects with a "type" field.
+func MarshalActions(actions []Action) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, 0, len(actions))
+	for _, a := range actions {
+		body, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		typ, _ := json.Marshal(a.Kind())
+		// {"type":"...", <fields>}
+		obj := append([]byte(`{"type":`), typ...)
+		if len(body) > 2 {
+			obj = append(obj, ',')
+			obj = append(obj, body[1:]...)
+		} else {
+			obj = append(obj, '}')
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}

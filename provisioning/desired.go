@@ -1,0 +1,306 @@
+package provisioning
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+)
+
+// Environment is what Build needs to know about the homeservers beyond the
+// configuration: their server names and service accounts, and the room
+// version new rooms get.
+type Environment struct {
+	ServerNames map[config.HomeserverName]string
+	Service     map[config.HomeserverName]id.UserID
+	// RoomVersion new rooms get; DefaultRoomVersion if empty.
+	RoomVersion string
+}
+
+// DefaultRoomVersion is the room version of new rooms unless configured:
+// version 10, which Dendrite v0.13.8 and Synapse both support. Version 12
+// (creators with unlimited power) needs every homeserver of the federation
+// to be Synapse.
+const DefaultRoomVersion = "10"
+
+// The keys of a tenant's default rooms.
+const (
+	roomSpace        = "space"
+	roomGeneral      = "allgemein"
+	roomLeadership   = "leitung"
+	roomAnnouncement = "mitteilungen"
+)
+
+// TenantRoomKey returns the key of room id of tenant t.
+func TenantRoomKey(t config.TenantID, room string) RoomKey {
+	return RoomKey(string(t) + "/" + room)
+}
+
+// CrossRoomKey returns the key of the cross-tenant room id.
+func CrossRoomKey(room config.RoomID) RoomKey { return RoomKey("rooms/" + string(room)) }
+
+// aliasOf returns the alias localpart of key: "lm.hmdis.allgemein".
+func aliasOf(key RoomKey) string { return "lm." + strings.ReplaceAll(string(key), "/", ".") }
+
+// Build derives the desired state from the configuration and the people of
+// the directory. People must be valid (see directory.Validate): every tenant
+// and unit they name exists.
+func Build(cfg *config.Config, people []Person, env Environment) (*Desired, error) {
+	d := &Desired{
+		Accounts:    map[id.UserID]*Account{},
+		Rooms:       map[RoomKey]*Room{},
+		Service:     env.Service,
+		ServerNames: env.ServerNames,
+	}
+	b := &builder{d: d, env: env, userOf: map[PersonID]id.UserID{}, tenantHost: map[config.TenantID]config.HomeserverName{}}
+	for _, t := range cfg.Tenants {
+		b.tenantHost[t.ID] = t.Homeserver
+	}
+	if env.RoomVersion == "" {
+		env.RoomVersion = DefaultRoomVersion
+	}
+	for _, hs := range cfg.Homeservers {
+		if env.ServerNames[hs.Name] == "" || env.Service[hs.Name] == "" {
+			return nil, fmt.Errorf("homeserver %s: server name or service account unknown", hs.Name)
+		}
+	}
+	tenantsOn := map[config.HomeserverName]int{}
+	for _, t := range cfg.Tenants {
+		tenantsOn[t.Homeserver]++
+	}
+	byTenant := map[config.TenantID][]Person{}
+	byUnit := map[config.TenantID]map[config.UnitID][]Person{}
+	userOf := b.userOf
+	for _, p := range people {
+		t, ok := cfg.Tenant(p.Tenant)
+		if !ok {
+			return nil, fmt.Errorf("person %s: unknown tenant %q", p.ID, p.Tenant)
+		}
+		uid := id.NewUserID(string(p.ID), env.ServerNames[t.Homeserver])
+		userOf[p.ID] = uid
+		d.Accounts[uid] = &Account{UserID: uid, Person: p.ID, Tenant: p.Tenant, Homeserver: t.Homeserver, DisplayName: p.DisplayName}
+		byTenant[p.Tenant] = append(byTenant[p.Tenant], p)
+		if byUnit[p.Tenant] == nil {
+			byUnit[p.Tenant] = map[config.UnitID][]Person{}
+		}
+		byUnit[p.Tenant][p.Unit] = append(byUnit[p.Tenant][p.Unit], p)
+	}
+
+	for i := range cfg.Tenants {
+		t := &cfg.Tenants[i]
+		host := t.Homeserver
+		internalFederate := tenantsOn[host] > 1
+		ppl := byTenant[t.ID]
+		space := &Room{
+			Key: TenantRoomKey(t.ID, roomSpace), Tenant: t.ID, Tenants: []config.TenantID{t.ID}, Homeserver: host, Space: true,
+			Class: config.ClassInternal, Federate: internalFederate,
+		}
+		space.State.Name = t.Name
+		space.State.Topic = fmt.Sprintf("Bereich von %s im Landesmessenger.", t.Name)
+		b.add(space, ppl, all, nil)
+
+		add := func(key string, class config.RoomClass, name, topic, history string, announce bool, candidates []Person, who func(Person) bool) {
+			r := &Room{
+				Key: TenantRoomKey(t.ID, key), Tenant: t.ID, Tenants: []config.TenantID{t.ID}, Homeserver: host,
+				Class: class, Federate: class != config.ClassInternal || internalFederate,
+			}
+			r.State.Name, r.State.Topic, r.State.HistoryVisibility = name, topic, history
+			b.add(r, candidates, who, func(pl *PowerLevels) {
+				if announce {
+					pl.EventsDefault = PowerModerator
+				}
+			})
+			space.Children = append(space.Children, r.Key)
+		}
+		short := t.ShortName
+		leaders := func(p Person) bool { return p.Role.leader() }
+		add(roomGeneral, config.ClassInternal, short+" Allgemein",
+			fmt.Sprintf("Allgemeiner Raum aller Beschäftigten von %s.", t.Name), "", false, ppl, all)
+		add(roomLeadership, config.ClassInternal, short+" Leitung",
+			fmt.Sprintf("Raum der Leitung von %s.", t.Name), "", false, ppl, leaders)
+		add(roomAnnouncement, config.ClassInternal, short+" Mitteilungen",
+			fmt.Sprintf("Mitteilungen an alle Beschäftigten von %s. Nur Moderatorinnen und Moderatoren schreiben hier.", t.Name), "", true, ppl, all)
+		for _, u := range t.Units {
+			add("unit-"+string(u.ID), config.ClassInternal, short+" "+u.Name,
+				fmt.Sprintf("Raum der Organisationseinheit %s (%s).", u.Name, t.Name), "",
+				false, byUnit[t.ID][u.ID], all)
+		}
+		for _, cr := range t.Rooms {
+			candidates := ppl
+			if len(cr.Units) > 0 {
+				candidates = nil
+				for _, u := range cr.Units {
+					candidates = append(candidates, byUnit[t.ID][u]...)
+				}
+			}
+			add(string(cr.ID), cr.Class, cr.Name, cr.Topic, cr.HistoryVisibility, false, candidates, audience(cr.Audience))
+		}
+	}
+
+	for i := range cfg.Rooms {
+		cr := &cfg.Rooms[i]
+		r := &Room{
+			Key: CrossRoomKey(cr.ID), Tenants: append([]config.TenantID(nil), cr.Tenants...), Homeserver: cr.Host,
+			Class: cr.Class, Federate: true,
+		}
+		r.State.Name, r.State.Topic, r.State.HistoryVisibility = cr.Name, cr.Topic, cr.HistoryVisibility
+		var ppl []Person
+		for _, tid := range cr.Tenants {
+			ppl = append(ppl, byTenant[tid]...)
+		}
+		b.add(r, ppl, audience(cr.Audience), nil)
+		for _, tid := range cr.Tenants {
+			if sp, ok := d.Rooms[TenantRoomKey(tid, roomSpace)]; ok {
+				sp.Children = append(sp.Children, r.Key)
+			}
+		}
+	}
+	for _, r := range d.Rooms {
+		sort.Slice(r.Children, func(i, j int) bool { return r.Children[i] < r.Children[j] })
+	}
+	return d, nil
+}
+
+func all(Person) bool { return true }
+
+// audience returns who of a room's candidates belongs in a configured room.
+func audience(a config.Audience) func(Person) bool {
+	if a == config.AudienceLeaders {
+		return func(p Person) bool { return p.Role.leader() }
+	}
+	return all
+}
+
+// builder carries the lookups Build needs while it adds rooms.
+type builder struct {
+	d          *Desired
+	env        Environment
+	userOf     map[PersonID]id.UserID
+	tenantHost map[config.TenantID]config.HomeserverName
+}
+
+// add completes r with its members (those of candidates who pass who) and
+// the policy every managed room gets, and stores it.
+func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak func(*PowerLevels)) {
+	d := b.d
+	r.Alias = aliasOf(r.Key)
+	r.Version = b.env.RoomVersion
+	r.State.Encryption = "m.megolm.v1.aes-sha2"
+	r.State.JoinRule = "invite"
+	r.State.GuestAccess = "forbidden"
+	if r.State.HistoryVisibility == "" {
+		r.State.HistoryVisibility = "shared"
+	}
+	pl := basePowerLevels(r.Space)
+	if svc := d.Service[r.Homeserver]; !creatorHasPower(r.Version) {
+		pl.Users[svc] = PowerService
+	}
+	r.Members = make([]id.UserID, 0, len(candidates))
+	for _, p := range candidates {
+		if !who(p) {
+			continue
+		}
+		uid := b.userOf[p.ID]
+		r.Members = append(r.Members, uid)
+		if p.Role.leader() {
+			pl.Users[uid] = powerOf(p.Role)
+		}
+	}
+	sort.Slice(r.Members, func(i, j int) bool { return r.Members[i] < r.Members[j] })
+	if tweak != nil {
+		tweak(pl)
+	}
+	r.State.PowerLevels = pl
+	r.State.ServerACL = b.acl(r)
+	d.Rooms[r.Key] = r
+}
+
+// creatorHasPower reports whether room version v gives the room's creator
+// unlimited power (room version 12 and later): the creator must then not be
+// listed in the power levels.
+func creatorHasPower(v string) bool {
+	switch v {
+	case "", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11":
+		return false
+	}
+	return true
+}
+
+// basePowerLevels is the power levels content of every managed room: staff
+// may talk, moderators may moderate, only admins may change the room's
+// policy.
+func basePowerLevels(space bool) *PowerLevels {
+	events := map[string]int{
+		"m.room.name":               PowerModerator,
+		"m.room.topic":              PowerModerator,
+		"m.room.avatar":             PowerModerator,
+		"m.room.pinned_events":      PowerModerator,
+		"m.room.canonical_alias":    PowerAdmin,
+		"m.room.power_levels":       PowerAdmin,
+		"m.room.history_visibility": PowerAdmin,
+		"m.room.encryption":         PowerAdmin,
+		"m.room.server_acl":         PowerAdmin,
+		"m.room.join_rules":         PowerAdmin,
+		"m.room.guest_access":       PowerAdmin,
+		"m.room.tombstone":          PowerAdmin,
+		MarkerEventType:             PowerAdmin,
+	}
+	if space {
+		events["m.space.child"] = PowerAdmin
+	}
+	return &PowerLevels{
+		Users:         map[id.UserID]int{},
+		Events:        events,
+		EventsDefault: PowerMember,
+		StateDefault:  PowerModerator,
+		Invite:        PowerModerator,
+		Kick:          PowerModerator,
+		Ban:           PowerModerator,
+		Redact:        PowerModerator,
+	}
+}
+
+// acl is the server ACL of r: an allow-list of the homeservers of its
+// tenants plus its host (never locking the host out); external rooms allow
+// every server. IP-literal server names (the local stack) need
+// allow_ip_literals, which Dendrite treats as false when missing.
+func (b *builder) acl(r *Room) *ServerACL {
+	d := b.d
+	if r.Class == config.ClassExternal {
+		return &ServerACL{Allow: []string{"*"}, Deny: []string{}, AllowIPLiterals: d.anyIPLiteral()}
+	}
+	servers := map[string]bool{hostOnly(d.ServerNames[r.Homeserver]): true}
+	for _, t := range r.Tenants {
+		servers[hostOnly(d.ServerNames[b.tenantHost[t]])] = true
+	}
+	acl := &ServerACL{Deny: []string{}}
+	for s := range servers {
+		acl.Allow = append(acl.Allow, s)
+		if net.ParseIP(strings.Trim(s, "[]")) != nil {
+			acl.AllowIPLiterals = true
+		}
+	}
+	sort.Strings(acl.Allow)
+	return acl
+}
+
+func (d *Desired) anyIPLiteral() bool {
+	for _, s := range d.ServerNames {
+		if net.ParseIP(strings.Trim(hostOnly(s), "[]")) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// hostOnly strips a port from a server name; ACLs match hosts only.
+func hostOnly(serverName string) string {
+	if h, _, err := net.SplitHostPort(serverName); err == nil {
+		return h
+	}
+	return serverName
+}

@@ -1,0 +1,455 @@
+package provisioning
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+)
+
+// Options tune the planner.
+type Options struct {
+	// MaxRemovalShare is the share of a tenant's people or rooms a plan may
+	// remove; more is refused unless AllowMassRemoval (a bad directory read
+	// must not empty a ministry).
+	MaxRemovalShare  float64
+	AllowMassRemoval bool
+	// DeactivateRemoved locks out people gone from the directory.
+	DeactivateRemoved bool
+}
+
+// Plan is the outcome of the planner: the actions that make the current
+// state the desired one, in the order they run, and what cannot be fixed.
+type Plan struct {
+	Actions  []Action
+	Warnings []string
+}
+
+// ErrMassRemoval is matched by a MassRemovalError.
+var ErrMassRemoval = errors.New("mass removal refused")
+
+// MassRemovalError refuses a plan that would remove too much of a tenant.
+type MassRemovalError struct {
+	Tenant  config.TenantID
+	What    string // "people" or "rooms"
+	Removed int
+	Total   int
+	Limit   float64
+}
+
+func (e *MassRemovalError) Error() string {
+	return fmt.Sprintf("refusing to remove %d of %d %s of tenant %s (%.0f%%, limit %.0f%%): check the directory, or pass --allow-mass-removal",
+		e.Removed, e.Total, e.What, e.Tenant, 100*float64(e.Removed)/float64(e.Total), 100*e.Limit)
+}
+
+// Is makes errors.Is(err, ErrMassRemoval) work.
+func (e *MassRemovalError) Is(target error) bool { return target == ErrMassRemoval }
+
+// Contents of the managed state events.
+type (
+	NameContent struct {
+		Name string `json:"name"`
+	}
+	TopicContent struct {
+		Topic string `json:"topic"`
+	}
+	EncryptionContent struct {
+		Algorithm string `json:"algorithm"`
+	}
+	JoinRulesContent struct {
+		JoinRule string `json:"join_rule"`
+	}
+	HistoryVisibilityContent struct {
+		HistoryVisibility string `json:"history_visibility"`
+	}
+	GuestAccessContent struct {
+		GuestAccess string `json:"guest_access"`
+	}
+)
+
+// Compute plans the actions that take cur to want. It does no I/O.
+func Compute(cur *Current, want *Desired, opts Options) (*Plan, error) {
+	p := &planner{cur: cur, want: want, opts: opts, plan: &Plan{}, service: map[id.UserID]bool{}, ours: map[string]bool{}}
+	for _, u := range want.Service {
+		p.service[u] = true
+	}
+	for _, s := range want.ServerNames {
+		p.ours[s] = true
+	}
+	p.accounts()
+	p.rooms()
+	if err := p.checkRemovals(); err != nil {
+		return nil, err
+	}
+	sortActions(p.plan.Actions)
+	sort.Strings(p.plan.Warnings)
+	return p.plan, nil
+}
+
+type planner struct {
+	cur     *Current
+	want    *Desired
+	opts    Options
+	plan    *Plan
+	service map[id.UserID]bool
+	ours    map[string]bool // our server names
+	// blocked are desired users who cannot take part (deactivated).
+	blocked map[id.UserID]bool
+}
+
+func (p *planner) add(a Action) { p.plan.Actions = append(p.plan.Actions, a) }
+
+func (p *planner) warn(format string, args ...any) {
+	p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (p *planner) accounts() {
+	p.blocked = map[id.UserID]bool{}
+	for uid, a := range p.want.Accounts {
+		base := Base{Tenant: a.Tenant, Homeserver: a.Homeserver}
+		c, ok := p.cur.Accounts[uid]
+		switch {
+		case !ok:
+			p.add(CreateAccount{Base: base, User: uid, DisplayName: a.DisplayName})
+		case c.Status == AccountDeactivated:
+			p.blocked[uid] = true
+			p.warn("%s is in the directory again but its account is deactivated; an admin must reactivate it", uid)
+		case c.DisplayName != a.DisplayName:
+			p.add(SetDisplayName{Base: base, User: uid, From: c.DisplayName, To: a.DisplayName})
+		}
+	}
+	if !p.opts.DeactivateRemoved {
+		return
+	}
+	for uid, c := range p.cur.Accounts {
+		if _, ok := p.want.Accounts[uid]; !ok && c.Status == AccountActive {
+			p.add(DeactivateAccount{Base: Base{Tenant: c.Tenant, Homeserver: c.Homeserver}, User: uid})
+		}
+	}
+}
+
+func (p *planner) rooms() {
+	for key, r := range p.want.Rooms {
+		base := Base{Tenant: r.Tenant, Homeserver: r.Homeserver}
+		c, ok := p.cur.Rooms[key]
+		if !ok {
+			p.add(CreateRoom{Base: base, Room: key, Alias: r.Alias, Space: r.Space, Federate: r.Federate, Version: r.Version, State: r.State})
+			p.members(r, nil)
+			p.children(r, nil)
+			continue
+		}
+		if c.Homeserver != r.Homeserver {
+			p.warn("room %s is hosted on %s but configured on %s; rooms cannot move between homeservers", key, c.Homeserver, r.Homeserver)
+			continue
+		}
+		if c.Federate != r.Federate {
+			p.warn("room %s has m.federate=%t but should have %t; it is fixed at creation", key, c.Federate, r.Federate)
+		}
+		if c.Closed {
+			p.add(SetState{Base: base, Room: key, RoomID: c.ID, EventType: MarkerEventType,
+				From: Marker{Key: key, Tenant: c.Tenant, Closed: true}, To: Marker{Key: key, Tenant: r.Tenant}})
+		}
+		p.state(r, c)
+		p.members(r, c)
+		p.children(r, c)
+	}
+	for key, c := range p.cur.Rooms {
+		if _, ok := p.want.Rooms[key]; ok || c.Closed {
+			continue
+		}
+		var members []id.UserID
+		for u := range c.Members {
+			if !p.service[u] {
+				members = append(members, u)
+			}
+		}
+		sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
+		p.add(CloseRoom{Base: Base{Tenant: c.Tenant, Homeserver: c.Homeserver}, Room: key, RoomID: c.ID, Members: members})
+	}
+}
+
+// state compares the managed state of an existing room.
+func (p *planner) state(r *Room, c *CurrentRoom) {
+	want := r.State
+	if creatorHasPower(c.Version) && want.PowerLevels != nil {
+		// The creator's power is unlimited and must not be listed.
+		pl := *want.PowerLevels
+		pl.Users = make(map[id.UserID]int, len(want.PowerLevels.Users))
+		for u, v := range want.PowerLevels.Users {
+			if u != c.Creator {
+				pl.Users[u] = v
+			}
+		}
+		want.PowerLevels = &pl
+	} else if !creatorHasPower(c.Version) && want.PowerLevels != nil {
+		if _, ok := want.PowerLevels.Users[p.want.Service[r.Homeserver]]; !ok {
+			pl := *want.PowerLevels
+			pl.Users = make(map[id.UserID]int, len(want.PowerLevels.Users)+1)
+			for u, v := range want.PowerLevels.Users {
+				pl.Users[u] = v
+			}
+			pl.Users[p.want.Service[r.Homeserver]] = PowerService
+			want.PowerLevels = &pl
+		}
+	}
+	for _, f := range stateFields {
+		from, to := f.get(c.State), f.get(want)
+		if f.equal(from, to) {
+			continue
+		}
+		a := SetState{Base: Base{Tenant: r.Tenant, Homeserver: r.Homeserver}, Room: r.Key, RoomID: c.ID, EventType: f.eventType, To: to}
+		if f.present(c.State) {
+			a.From = from
+			// Drift: the room differs from what we applied last although
+			// the configuration did not change, so someone changed it.
+			a.Drift = c.Applied != nil && f.equal(f.get(*c.Applied), to)
+		}
+		p.add(a)
+	}
+}
+
+// stateField describes one managed state event for comparison.
+type stateField struct {
+	eventType string
+	get       func(RoomState) any
+	present   func(RoomState) bool
+	equal     func(a, b any) bool
+}
+
+func eq(a, b any) bool { return a == b }
+
+// stateFields are the managed state events in the order plans list them.
+var stateFields = []stateField{
+	{"m.room.name", func(s RoomState) any { return NameContent{s.Name} }, func(s RoomState) bool { return s.Name != "" }, eq},
+	{"m.room.topic", func(s RoomState) any { return TopicContent{s.Topic} }, func(s RoomState) bool { return s.Topic != "" }, eq},
+	{"m.room.encryption", func(s RoomState) any { return EncryptionContent{s.Encryption} }, func(s RoomState) bool { return s.Encryption != "" }, eq},
+	{"m.room.join_rules", func(s RoomState) any { return JoinRulesContent{s.JoinRule} }, func(s RoomState) bool { return s.JoinRule != "" }, eq},
+	{"m.room.history_visibility", func(s RoomState) any { return HistoryVisibilityContent{s.HistoryVisibility} },
+		func(s RoomState) bool { return s.HistoryVisibility != "" }, eq},
+	{"m.room.guest_access", func(s RoomState) any { return GuestAccessContent{s.GuestAccess} }, func(s RoomState) bool { return s.GuestAccess != "" }, eq},
+	{"m.room.power_levels", func(s RoomState) any { return s.PowerLevels }, func(s RoomState) bool { return s.PowerLevels != nil },
+		func(a, b any) bool { return equalPowerLevels(a.(*PowerLevels), b.(*PowerLevels)) }},
+	{"m.room.server_acl", func(s RoomState) any { return s.ServerACL }, func(s RoomState) bool { return s.ServerACL != nil },
+		func(a, b any) bool { return equalACL(a.(*ServerACL), b.(*ServerACL)) }},
+}
+
+// members plans joins and removals of r's members; c is nil for a room
+// still to be created.
+func (p *planner) members(r *Room, c *CurrentRoom) {
+	want := make(map[id.UserID]bool, len(r.Members))
+	for _, u := range r.Members {
+		if p.blocked[u] {
+			continue
+		}
+		want[u] = true
+		if c != nil && c.Members[u] == "join" {
+			continue
+		}
+		a := p.want.Accounts[u]
+		p.add(JoinRoom{Base: Base{Tenant: r.Tenant, Homeserver: a.Homeserver}, Room: r.Key, User: u, Host: r.Homeserver})
+	}
+	if c == nil {
+		return
+	}
+	for u := range c.Members {
+		if want[u] || p.service[u] || !p.removable(r, u) {
+			continue
+		}
+		reason := "nicht mehr Mitglied laut Verzeichnis"
+		if _, ok := p.want.Accounts[u]; !ok {
+			if _, managed := p.cur.Accounts[u]; !managed {
+				reason = "nicht berechtigt für diesen Raum"
+			}
+		}
+		p.add(RemoveMember{Base: Base{Tenant: r.Tenant, Homeserver: r.Homeserver}, Room: r.Key, User: u, Reason: reason})
+	}
+}
+
+// removable reports whether provisioning may remove u from r: anyone in
+// internal and cross-agency rooms (their membership is fully managed), only
+// users of our homeservers in external rooms (externals are invited there
+// by hand).
+func (p *planner) removable(r *Room, u id.UserID) bool {
+	if r.Class != config.ClassExternal {
+		return true
+	}
+	return p.ours[u.Homeserver()]
+}
+
+// children plans the m.space.child events of a space.
+func (p *planner) children(r *Room, c *CurrentRoom) {
+	if !r.Space {
+		return
+	}
+	wantIDs := map[id.RoomID]bool{}
+	for _, child := range r.Children {
+		cr := p.want.Rooms[child]
+		if cc, ok := p.cur.Rooms[child]; ok {
+			wantIDs[cc.ID] = true
+			if c != nil && c.Children[cc.ID] {
+				continue
+			}
+		}
+		p.add(SetSpaceChild{Base: Base{Tenant: r.Tenant, Homeserver: r.Homeserver}, Space: r.Key, Child: child,
+			Via: hostOnlyKeepPort(p.want.ServerNames[cr.Homeserver])})
+	}
+	if c == nil {
+		return
+	}
+	var stale []id.RoomID
+	for rid := range c.Children {
+		if !wantIDs[rid] {
+			stale = append(stale, rid)
+		}
+	}
+	sort.Slice(stale, func(i, j int) bool { return stale[i] < stale[j] })
+	for _, rid := range stale {
+		p.add(SetSpaceChild{Base: Base{Tenant: r.Tenant, Homeserver: r.Homeserver}, Space: r.Key, ChildID: rid, Remove: true})
+	}
+}
+
+// hostOnlyKeepPort returns a server name as used in "via": the whole server
+// name, port included.
+func hostOnlyKeepPort(s string) string { return s }
+
+// checkRemovals refuses plans that remove more than the allowed share of a
+// tenant's people or rooms.
+func (p *planner) checkRemovals() error {
+	if p.opts.AllowMassRemoval || p.opts.MaxRemovalShare <= 0 {
+		return nil
+	}
+	type count struct{ total, removed int }
+	people := map[config.TenantID]*count{}
+	rooms := map[config.TenantID]*count{}
+	get := func(m map[config.TenantID]*count, t config.TenantID) *count {
+		if m[t] == nil {
+			m[t] = &count{}
+		}
+		return m[t]
+	}
+	for uid, c := range p.cur.Accounts {
+		if c.Status != AccountActive {
+			continue
+		}
+		n := get(people, c.Tenant)
+		n.total++
+		if a, ok := p.want.Accounts[uid]; !ok || a.Tenant != c.Tenant {
+			n.removed++
+		}
+	}
+	for key, c := range p.cur.Rooms {
+		if c.Closed {
+			continue
+		}
+		n := get(rooms, c.Tenant)
+		n.total++
+		if _, ok := p.want.Rooms[key]; !ok {
+			n.removed++
+		}
+	}
+	check := func(what string, m map[config.TenantID]*count) error {
+		tenants := make([]string, 0, len(m))
+		for t := range m {
+			tenants = append(tenants, string(t))
+		}
+		sort.Strings(tenants)
+		for _, t := range tenants {
+			n := m[config.TenantID(t)]
+			if n.removed > 0 && float64(n.removed) > p.opts.MaxRemovalShare*float64(n.total) {
+				return &MassRemovalError{Tenant: config.TenantID(t), What: what, Removed: n.removed, Total: n.total, Limit: p.opts.MaxRemovalShare}
+			}
+		}
+		return nil
+	}
+	if err := check("people", people); err != nil {
+		return err
+	}
+	return check("rooms", rooms)
+}
+
+func equalPowerLevels(a, b *PowerLevels) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return reflect.DeepEqual(normalizePL(a), normalizePL(b))
+}
+
+func normalizePL(pl *PowerLevels) PowerLevels {
+	n := *pl
+	if n.Users == nil {
+		n.Users = map[id.UserID]int{}
+	}
+	if n.Events == nil {
+		n.Events = map[string]int{}
+	}
+	return n
+}
+
+func equalACL(a, b *ServerACL) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.AllowIPLiterals == b.AllowIPLiterals && sameSet(a.Allow, b.Allow) && sameSet(a.Deny, b.Deny)
+}
+
+func sameSet(a, b []string) bool {
+	x := map[string]bool{}
+	for _, s := range a {
+		x[s] = true
+	}
+	y := map[string]bool{}
+	for _, s := range b {
+		y[s] = true
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// sortActions orders actions by phase, tenant, homeserver, kind and their
+// subject, so plans are stable and read well.
+func sortActions(actions []Action) {
+	keys := make([]string, len(actions))
+	for i, a := range actions {
+		keys[i] = sortKey(a)
+	}
+	idx := make([]int, len(actions))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return keys[idx[i]] < keys[idx[j]] })
+	sorted := make([]Action, len(actions))
+	for i, k := range idx {
+		sorted[i] = actions[k]
+	}
+	copy(actions, sorted)
+}
+
+func sortKey(a Action) string {
+	t, hs := a.Scope()
+	var subject string
+	switch a := a.(type) {
+	case CreateAccount:
+		subject = string(a.User)
+	case SetDisplayName:
+		subject = string(a.User)
+	case DeactivateAccount:
+		subject = string(a.User)
+	case CreateRoom:
+		subject = string(a.Room)
+	case SetState:
+		subject = string(a.Room) + " " + a.EventType
+	case SetSpaceChild:
+		subject = string(a.Space) + " " + string(a.Child) + string(a.ChildID)
+	case JoinRoom:
+		subject = string(a.Room) + " " + string(a.User)
+	case RemoveMember:
+		subject = string(a.Room) + " " + string(a.User)
+	case CloseRoom:
+		subject = string(a.Room)
+	}
+	return strings.Join([]string{fmt.Sprintf("%02d", a.Phase()), string(t), string(hs), a.Kind(), subject}, "\x00")
+}

@@ -1,0 +1,300 @@
+package provisioning
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/plan")
+
+const testConfig = `stack_dir: .demo
+homeservers:
+  - name: land
+  - name: polizei
+tenants:
+  - id: hmdis
+    name: Hessisches Ministerium des Innern
+    short_name: HMdIS
+    kind: ministry
+    homeserver: land
+    units:
+      - {id: z, name: Zentralabteilung}
+      - {id: lpp, name: Landespolizeipräsidium}
+  - id: hkm
+    name: Hessisches Kultusministerium
+    short_name: HKM
+    kind: ministry
+    homeserver: land
+    rooms:
+      - {id: partner, name: Partner, class: external}
+  - id: polizei
+    name: Polizei Hessen
+    short_name: Polizei
+    kind: police
+    homeserver: polizei
+rooms:
+  - id: lage
+    name: Landeslage
+    host: land
+    tenants: [hmdis, polizei]
+`
+
+func testPeople() []Person {
+	return []Person{
+		{ID: "aadmin", DisplayName: "Anna Admin (HMdIS)", Tenant: "hmdis", Unit: "z", Role: RoleAdmin},
+		{ID: "bbeamter", DisplayName: "Bernd Beamter (HMdIS)", Tenant: "hmdis", Unit: "lpp", Role: RoleMember},
+		{ID: "clehrer", DisplayName: "Clara Lehrer (HKM)", Tenant: "hkm", Role: RoleModerator},
+		{ID: "dpolizist", DisplayName: "Dora Polizist (PP Nordhessen)", Tenant: "polizei", Role: RoleModerator},
+		{ID: "ewache", DisplayName: "Emil Wache (PP Nordhessen)", Tenant: "polizei", Role: RoleMember},
+	}
+}
+
+func testEnv(version string) Environment {
+	return Environment{
+		ServerNames: map[config.HomeserverName]string{"land": "land.test", "polizei": "polizei.test"},
+		Service: map[config.HomeserverName]id.UserID{
+			"land": "@landesmessenger:land.test", "polizei": "@landesmessenger:polizei.test",
+		},
+		RoomVersion: version,
+	}
+}
+
+func buildTest(t *testing.T, people []Person, version string, edit func(*config.Config)) *Desired {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	d, err := Build(cfg, people, testEnv(version))
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return d
+}
+
+// converged returns the current state a complete apply of d leaves behind.
+func converged(d *Desired) *Current {
+	c := &Current{Accounts: map[id.UserID]*CurrentAccount{}, Rooms: map[RoomKey]*CurrentRoom{}}
+	for uid, a := range d.Accounts {
+		c.Accounts[uid] = &CurrentAccount{UserID: uid, Tenant: a.Tenant, Homeserver: a.Homeserver, Status: AccountActive, DisplayName: a.DisplayName}
+	}
+	for key, r := range d.Rooms {
+		svc := d.Service[r.Homeserver]
+		cr := &CurrentRoom{
+			Key: key, ID: id.RoomID("!" + strings.ReplaceAll(string(key), "/", "_") + ":" + d.ServerNames[r.Homeserver]),
+			Tenant: r.Tenant, Homeserver: r.Homeserver, Version: r.Version, Creator: svc, Federate: r.Federate,
+			State: cloneState(r.State), Children: map[id.RoomID]bool{}, Members: map[id.UserID]string{svc: "join"},
+		}
+		applied := cloneState(r.State)
+		cr.Applied = &applied
+		for _, m := range r.Members {
+			cr.Members[m] = "join"
+		}
+		c.Rooms[key] = cr
+	}
+	for key, r := range d.Rooms {
+		for _, child := range r.Children {
+			c.Rooms[key].Children[c.Rooms[child].ID] = true
+		}
+	}
+	return c
+}
+
+func cloneState(s RoomState) RoomState {
+	b, _ := json.Marshal(s)
+	var out RoomState
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func TestPlanGolden(t *testing.T) {
+	defaults := Options{MaxRemovalShare: 0.5, DeactivateRemoved: true}
+	tests := []struct {
+		name string
+		// people and version of the desired state; nil people = testPeople()
+		people  []Person
+		version string
+		edit    func(*config.Config)
+		// current returns the current state from the converged state of
+		// the unedited test config and people.
+		current func(c *Current)
+		opts    *Options
+	}{
+		{name: "empty homeservers get every account space room and membership", current: func(c *Current) {
+			c.Accounts, c.Rooms = map[id.UserID]*CurrentAccount{}, map[RoomKey]*CurrentRoom{}
+		}},
+		{name: "converged state plans nothing"},
+		{name: "server acl widened by hand is restored as drift", current: func(c *Current) {
+			c.Rooms["hmdis/allgemein"].State.ServerACL = &ServerACL{Allow: []string{"*"}, Deny: []string{}}
+		}},
+		{name: "power level raised by hand is restored as drift", current: func(c *Current) {
+			c.Rooms["polizei/leitung"].State.PowerLevels.Users["@ewache:polizei.test"] = 100
+		}},
+		{name: "encryption removed from state is restored", current: func(c *Current) {
+			c.Rooms["hkm/partner"].State.Encryption = ""
+		}},
+		{name: "room renamed in the config changes its name without drift", edit: func(cfg *config.Config) {
+			cfg.Rooms[0].Name = "Lagezentrum"
+		}},
+		{name: "person moved between units moves memberships", people: func() []Person {
+			p := testPeople()
+			p[1].Unit = "z"
+			return p
+		}()},
+		{name: "person gone from the directory is removed and deactivated", people: testPeople()[:4]},
+		{name: "person renamed gets a new display name", people: func() []Person {
+			p := testPeople()
+			p[2].DisplayName = "Clara Lehrer-Schmidt (HKM)"
+			return p
+		}()},
+		{name: "stranger in an internal room is removed but externals stay in external rooms", current: func(c *Current) {
+			c.Rooms["hmdis/leitung"].Members["@fremd:land.test"] = "join"
+			c.Rooms["hkm/partner"].Members["@kaeufer:holz.example"] = "join"
+		}},
+		{name: "invited but not joined member is joined", current: func(c *Current) {
+			c.Rooms["hmdis/allgemein"].Members["@bbeamter:land.test"] = "invite"
+		}},
+		{name: "room removed from the config is closed and kept", edit: func(cfg *config.Config) {
+			cfg.Tenants[1].Rooms = nil
+		}},
+		{name: "deactivated person back in the directory is a warning", current: func(c *Current) {
+			c.Accounts["@ewache:polizei.test"].Status = AccountDeactivated
+		}},
+		{name: "room version 12 keeps the creator out of the power levels", version: "12", current: func(c *Current) {
+			c.Accounts, c.Rooms = map[id.UserID]*CurrentAccount{}, map[RoomKey]*CurrentRoom{}
+		}},
+		{name: "removing most people of a tenant is refused", people: testPeople()[:3]},
+		{name: "mass removal passes when allowed", people: testPeople()[:3], opts: &Options{MaxRemovalShare: 0.1, AllowMassRemoval: true, DeactivateRemoved: true}},
+		{name: "missing space child is added and a stale one removed", current: func(c *Current) {
+			sp := c.Rooms["hkm/space"]
+			delete(sp.Children, c.Rooms["hkm/mitteilungen"].ID)
+			sp.Children["!alt:land.test"] = true
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			people := tc.people
+			if people == nil {
+				people = testPeople()
+			}
+			want := buildTest(t, people, tc.version, tc.edit)
+			cur := converged(buildTest(t, testPeople(), tc.version, nil))
+			if tc.current != nil {
+				tc.current(cur)
+			}
+			opts := defaults
+			if tc.opts != nil {
+				opts = *tc.opts
+			}
+			plan, err := Compute(cur, want, opts)
+			var got []byte
+			if err != nil {
+				got = []byte("error: " + err.Error() + "\n")
+			} else {
+				got, err = json.MarshalIndent(plan, "", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var text bytes.Buffer
+				names := map[config.TenantID]string{"hmdis": "HMdIS", "hkm": "HKM", "polizei": "Polizei"}
+				if err := WriteText(&text, plan, names); err != nil {
+					t.Fatal(err)
+				}
+				got = append(append(got, "\n\n"...), text.Bytes()...)
+			}
+			golden := filepath.Join("testdata", "plan", strings.ReplaceAll(tc.name, " ", "_")+".golden")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantBytes, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it, then review it)", err)
+			}
+			if !bytes.Equal(got, wantBytes) {
+				t.Errorf("plan differs from %s:\ngot:\n%s\nwant:\n%s", golden, got, wantBytes)
+			}
+		})
+	}
+}
+
+func TestConvergedPlansNothing(t *testing.T) {
+	for _, version := range []string{"10", "12"} {
+		d := buildTest(t, testPeople(), version, nil)
+		plan, err := Compute(converged(d), d, Options{MaxRemovalShare: 0.1, DeactivateRemoved: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Actions) != 0 || len(plan.Warnings) != 0 {
+			t.Errorf("room version %s: got %d actions and %v, want none", version, len(plan.Actions), plan.Warnings)
+		}
+	}
+}
+
+func TestMassRemovalError(t *testing.T) {
+	d := buildTest(t, testPeople()[:3], "10", nil)
+	cur := converged(buildTest(t, testPeople(), "10", nil))
+	_, err := Compute(cur, d, Options{MaxRemovalShare: 0.1, DeactivateRemoved: true})
+	var mre *MassRemovalError
+	if !errors.As(err, &mre) || !errors.Is(err, ErrMassRemoval) {
+		t.Fatalf("got %v, want a MassRemovalError", err)
+	}
+	if mre.Tenant != "polizei" || mre.Removed != 2 || mre.Total != 2 || mre.What != "people" {
+		t.Errorf("got %+v, want polizei: 2 of 2 people", mre)
+	}
+}
+
+func TestBuildPolicy(t *testing.T) {
+	d := buildTest(t, testPeople(), "10", nil)
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"police internal rooms do not federate", d.Rooms["polizei/allgemein"].Federate, false},
+		{"ministry rooms on a shared homeserver federate", d.Rooms["hmdis/allgemein"].Federate, true},
+		{"cross-tenant room federates", d.Rooms["rooms/lage"].Federate, true},
+		{"cross-tenant ACL allows both hosts", strings.Join(d.Rooms["rooms/lage"].State.ServerACL.Allow, ","), "land.test,polizei.test"},
+		{"internal ACL allows the host only", strings.Join(d.Rooms["polizei/allgemein"].State.ServerACL.Allow, ","), "polizei.test"},
+		{"external room allows every server", strings.Join(d.Rooms["hkm/partner"].State.ServerACL.Allow, ","), "*"},
+		{"announcements need moderator power to post", d.Rooms["hmdis/mitteilungen"].State.PowerLevels.EventsDefault, PowerModerator},
+		{"general room lets everyone post", d.Rooms["hmdis/allgemein"].State.PowerLevels.EventsDefault, PowerMember},
+		{"tenant admin has 100", d.Rooms["hmdis/allgemein"].State.PowerLevels.Users["@aadmin:land.test"], PowerAdmin},
+		{"service account has 100", d.Rooms["hmdis/allgemein"].State.PowerLevels.Users["@landesmessenger:land.test"], PowerService},
+		{"every room is encrypted", d.Rooms["rooms/lage"].State.Encryption, "m.megolm.v1.aes-sha2"},
+		{"guests forbidden", d.Rooms["hkm/partner"].State.GuestAccess, "forbidden"},
+		{"history shared", d.Rooms["hkm/partner"].State.HistoryVisibility, "shared"},
+		{"leadership room holds leaders only", len(d.Rooms["hmdis/leitung"].Members), 1},
+		{"unit room holds its unit", string(d.Rooms["hmdis/unit-lpp"].Members[0]), "@bbeamter:land.test"},
+		{"cross room audience defaults to leaders", len(d.Rooms["rooms/lage"].Members), 2},
+		{"space lists the cross room", strings.Contains(strings.Join(keys(d.Rooms["polizei/space"].Children), ","), "rooms/lage"), true},
+		{"ip literal flag off for DNS names", d.Rooms["rooms/lage"].State.ServerACL.AllowIPLiterals, false},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func keys(ks []RoomKey) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
+}

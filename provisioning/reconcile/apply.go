@@ -1,0 +1,412 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/store"
+)
+
+// remoteJoiner is the capability of joining a local user to a room hosted
+// on another homeserver, after that room's host invited them.
+type remoteJoiner interface {
+	JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, via []string) error
+}
+
+// Applier carries out plans.
+type Applier struct {
+	Homeservers map[config.HomeserverName]*Homeserver
+	Store       *store.Store
+	Credentials *Credentials
+	// Concurrency bounds the actions in flight per homeserver.
+	Concurrency int
+	// Attempts bounds the tries of one request (retries on 5xx and rate
+	// limits).
+	Attempts int
+	Log      logrus.FieldLogger
+	// Progress, if set, is called after every action.
+	Progress func(done, total int, a provisioning.Action, err error)
+}
+
+// Result summarises an apply.
+type Result struct {
+	Done   int
+	Failed int
+	Errors []error
+}
+
+// Apply runs the plan's actions phase by phase, each phase with bounded
+// concurrency per homeserver, and records what it did in the database. A
+// failed action does not stop the others; the next reconcile retries it.
+func (ap *Applier) Apply(ctx context.Context, plan *provisioning.Plan, cur *provisioning.Current, want *provisioning.Desired) (*Result, error) {
+	run := &applyRun{ap: ap, want: want, ids: map[provisioning.RoomKey]id.RoomID{}, failedRooms: map[provisioning.RoomKey]bool{}}
+	for key, r := range cur.Rooms {
+		run.ids[key] = r.ID
+	}
+	phases := map[provisioning.Phase][]provisioning.Action{}
+	var order []provisioning.Phase
+	for _, a := range plan.Actions {
+		if _, ok := phases[a.Phase()]; !ok {
+			order = append(order, a.Phase())
+		}
+		phases[a.Phase()] = append(phases[a.Phase()], a)
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	res := &Result{}
+	total := len(plan.Actions)
+	var mu sync.Mutex
+	for _, ph := range order {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		sems := map[config.HomeserverName]chan struct{}{}
+		for name := range ap.Homeservers {
+			sems[name] = make(chan struct{}, max(1, ap.Concurrency))
+		}
+		var wg sync.WaitGroup
+		for _, a := range phases[ph] {
+			_, hs := a.Scope()
+			sem := sems[hs]
+			if sem == nil {
+				sem = make(chan struct{}, 1)
+				sems[hs] = sem
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				err := run.do(ctx, a)
+				mu.Lock()
+				if err != nil {
+					res.Failed++
+					res.Errors = append(res.Errors, fmt.Errorf("%s: %w", provisioning.Describe(a), err))
+					if key := roomOf(a); key != "" {
+						run.failedRooms[key] = true
+					}
+				} else {
+					res.Done++
+				}
+				done := res.Done + res.Failed
+				mu.Unlock()
+				if ap.Progress != nil {
+					ap.Progress(done, total, a, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if err := run.recordRooms(ctx); err != nil {
+		res.Errors = append(res.Errors, err)
+	}
+	return res, nil
+}
+
+// roomOf returns the room an action is about, if any.
+func roomOf(a provisioning.Action) provisioning.RoomKey {
+	switch a := a.(type) {
+	case provisioning.CreateRoom:
+		return a.Room
+	case provisioning.SetState:
+		return a.Room
+	}
+	return ""
+}
+
+type applyRun struct {
+	ap          *Applier
+	want        *provisioning.Desired
+	mu          sync.Mutex
+	ids         map[provisioning.RoomKey]id.RoomID
+	failedRooms map[provisioning.RoomKey]bool
+}
+
+func (r *applyRun) roomID(key provisioning.RoomKey) (id.RoomID, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rid, ok := r.ids[key]; ok {
+		return rid, nil
+	}
+	return "", fmt.Errorf("room %s does not exist (its creation failed?)", key)
+}
+
+func (r *applyRun) hs(name config.HomeserverName) (*Homeserver, error) {
+	hs, ok := r.ap.Homeservers[name]
+	if !ok {
+		return nil, fmt.Errorf("homeserver %s is not connected", name)
+	}
+	return hs, nil
+}
+
+func (r *applyRun) attempts() int { return max(1, r.ap.Attempts) }
+
+// do carries out one action.
+func (r *applyRun) do(ctx context.Context, a provisioning.Action) error {
+	_, hsName := a.Scope()
+	hs, err := r.hs(hsName)
+	if err != nil {
+		return err
+	}
+	switch a := a.(type) {
+	case provisioning.CreateAccount:
+		return r.createAccount(ctx, hs, a)
+	case provisioning.SetDisplayName:
+		if err := call(ctx, r.attempts(), func() error { return hs.Admin.SetDisplayName(ctx, a.User, a.To) }); err != nil {
+			return err
+		}
+		return r.saveAccount(ctx, a.Base, a.User, provisioning.AccountActive, a.To)
+	case provisioning.DeactivateAccount:
+		if err := call(ctx, r.attempts(), func() error { return hs.Admin.Deactivate(ctx, a.User) }); err != nil {
+			return err
+		}
+		return r.ap.Store.SetAccountStatus(ctx, string(a.User), string(provisioning.AccountDeactivated))
+	case provisioning.CreateRoom:
+		return r.createRoom(ctx, hs, a)
+	case provisioning.SetState:
+		return call(ctx, r.attempts(), func() error {
+			_, err := hs.Client.MakeRequest(ctx, http.MethodPut,
+				hs.Client.BuildClientURL("v3", "rooms", a.RoomID, "state", a.EventType, ""), a.To, nil)
+			return err
+		})
+	case provisioning.SetSpaceChild:
+		return r.spaceChild(ctx, hs, a)
+	case provisioning.JoinRoom:
+		return r.join(ctx, hs, a)
+	case provisioning.RemoveMember:
+		rid, err := r.roomID(a.Room)
+		if err != nil {
+			return err
+		}
+		return r.kick(ctx, hs, rid, a.User, a.Reason)
+	case provisioning.CloseRoom:
+		return r.closeRoom(ctx, hs, a)
+	}
+	return fmt.Errorf("unknown action %s", a.Kind())
+}
+
+func (r *applyRun) createAccount(ctx context.Context, hs *Homeserver, a provisioning.CreateAccount) error {
+	localpart, _, err := a.User.Parse()
+	if err != nil {
+		return err
+	}
+	// The password is on disk before the account exists: a crash in
+	// between loses nothing.
+	pw, err := r.ap.Credentials.PasswordFor(a.User)
+	if err != nil {
+		return err
+	}
+	var created bool
+	err = call(ctx, r.attempts(), func() error {
+		var err error
+		_, created, err = hs.Admin.CreateAccount(ctx, localpart, pw, a.DisplayName)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !created {
+		// It existed (an earlier run crashed after creating it, or the
+		// database was lost): make its display name right.
+		if err := call(ctx, r.attempts(), func() error { return hs.Admin.SetDisplayName(ctx, a.User, a.DisplayName) }); err != nil {
+			return err
+		}
+	}
+	return r.saveAccount(ctx, a.Base, a.User, provisioning.AccountActive, a.DisplayName)
+}
+
+func (r *applyRun) saveAccount(ctx context.Context, b provisioning.Base, user id.UserID, status provisioning.AccountStatus, name string) error {
+	acc := r.want.Accounts[user]
+	person := ""
+	if acc != nil {
+		person = string(acc.Person)
+	}
+	return r.ap.Store.SaveAccount(ctx, store.ManagedAccount{
+		UserID: string(user), Person: person, Tenant: string(b.Tenant), Homeserver: string(b.Homeserver),
+		Status: string(status), DisplayName: name,
+	})
+}
+
+// createRoomRequest is the createRoom body with our own typed contents.
+type createRoomRequest struct {
+	Preset          string                    `json:"preset"`
+	Visibility      string                    `json:"visibility"`
+	RoomAliasName   string                    `json:"room_alias_name"`
+	Name            string                    `json:"name,omitempty"`
+	Topic           string                    `json:"topic,omitempty"`
+	RoomVersion     string                    `json:"room_version,omitempty"`
+	CreationContent map[string]any            `json:"creation_content"`
+	InitialState    []initialState            `json:"initial_state"`
+	PowerLevels     *provisioning.PowerLevels `json:"power_level_content_override,omitempty"`
+}
+
+type initialState struct {
+	Type     string `json:"type"`
+	StateKey string `json:"state_key"`
+	Content  any    `json:"content"`
+}
+
+func (r *applyRun) createRoom(ctx context.Context, hs *Homeserver, a provisioning.CreateRoom) error {
+	creation := map[string]any{"m.federate": a.Federate}
+	if a.Space {
+		creation["type"] = "m.space"
+	}
+	st := a.State
+	req := createRoomRequest{
+		Preset: "private_chat", Visibility: "private", RoomAliasName: a.Alias,
+		Name: st.Name, Topic: st.Topic, RoomVersion: a.Version, CreationContent: creation,
+		PowerLevels: st.PowerLevels,
+		InitialState: []initialState{
+			{Type: "m.room.encryption", Content: provisioning.EncryptionContent{Algorithm: st.Encryption}},
+			{Type: "m.room.join_rules", Content: provisioning.JoinRulesContent{JoinRule: st.JoinRule}},
+			{Type: "m.room.history_visibility", Content: provisioning.HistoryVisibilityContent{HistoryVisibility: st.HistoryVisibility}},
+			{Type: "m.room.guest_access", Content: provisioning.GuestAccessContent{GuestAccess: st.GuestAccess}},
+			{Type: provisioning.MarkerEventType, Content: provisioning.Marker{Key: a.Room, Tenant: a.Tenant}},
+		},
+	}
+	if st.ServerACL != nil {
+		req.InitialState = append(req.InitialState, initialState{Type: "m.room.server_acl", Content: st.ServerACL})
+	}
+	var resp mautrix.RespCreateRoom
+	err := call(ctx, r.attempts(), func() error {
+		_, err := hs.Client.MakeRequest(ctx, http.MethodPost, hs.Client.BuildClientURL("v3", "createRoom"), &req, &resp)
+		return err
+	})
+	rid := resp.RoomID
+	if errCode(err) == "M_ROOM_IN_USE" {
+		// The alias exists: an earlier run created the room and crashed
+		// before recording it. The alias makes creation idempotent.
+		alias := id.NewRoomAlias(a.Alias, hs.ServerName)
+		res, rerr := hs.Client.ResolveAlias(ctx, alias)
+		if rerr != nil {
+			return fmt.Errorf("alias %s is taken but does not resolve: %w", alias, rerr)
+		}
+		rid, err = res.RoomID, nil
+	}
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.ids[a.Room] = rid
+	r.mu.Unlock()
+	applied, _ := json.Marshal(a.State)
+	return r.ap.Store.SaveRoom(ctx, store.ManagedRoom{Key: string(a.Room), Homeserver: string(a.Homeserver), RoomID: string(rid), Applied: string(applied)})
+}
+
+func (r *applyRun) spaceChild(ctx context.Context, hs *Homeserver, a provisioning.SetSpaceChild) error {
+	space, err := r.roomID(a.Space)
+	if err != nil {
+		return err
+	}
+	child, content := a.ChildID, map[string]any{}
+	if !a.Remove {
+		if child, err = r.roomID(a.Child); err != nil {
+			return err
+		}
+		content["via"] = []string{a.Via}
+	}
+	return call(ctx, r.attempts(), func() error {
+		_, err := hs.Client.MakeRequest(ctx, http.MethodPut,
+			hs.Client.BuildClientURL("v3", "rooms", space, "state", "m.space.child", child), content, nil)
+		return err
+	})
+}
+
+// join invites the user from the room's host and joins them through their
+// own homeserver.
+func (r *applyRun) join(ctx context.Context, hs *Homeserver, a provisioning.JoinRoom) error {
+	rid, err := r.roomID(a.Room)
+	if err != nil {
+		return err
+	}
+	if a.Host == a.Homeserver {
+		return call(ctx, r.attempts(), func() error { return hs.Admin.Join(ctx, rid, a.User) })
+	}
+	host, err := r.hs(a.Host)
+	if err != nil {
+		return err
+	}
+	err = call(ctx, r.attempts(), func() error {
+		_, err := host.Client.InviteUser(ctx, rid, &mautrix.ReqInviteUser{UserID: a.User})
+		return err
+	})
+	if err != nil && statusOf(err) != http.StatusForbidden {
+		return fmt.Errorf("invite %s: %w", a.User, err)
+	}
+	rj, ok := hs.Admin.(remoteJoiner)
+	if !ok {
+		return fmt.Errorf("homeserver %s cannot join users to rooms on other homeservers", a.Homeserver)
+	}
+	return call(ctx, r.attempts(), func() error { return rj.JoinRemote(ctx, rid, a.User, []string{host.ServerName}) })
+}
+
+func (r *applyRun) kick(ctx context.Context, hs *Homeserver, rid id.RoomID, user id.UserID, reason string) error {
+	return call(ctx, r.attempts(), func() error {
+		_, err := hs.Client.KickUser(ctx, rid, &mautrix.ReqKickUser{UserID: user, Reason: reason})
+		return err
+	})
+}
+
+// closeRoom removes every member, renames the room to say it is closed and
+// marks it closed. The room and its history are kept.
+func (r *applyRun) closeRoom(ctx context.Context, hs *Homeserver, a provisioning.CloseRoom) error {
+	var errs []error
+	for _, u := range a.Members {
+		if err := r.kick(ctx, hs, a.RoomID, u, "Raum geschlossen"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	put := func(typ string, content any) error {
+		return call(ctx, r.attempts(), func() error {
+			_, err := hs.Client.MakeRequest(ctx, http.MethodPut, hs.Client.BuildClientURL("v3", "rooms", a.RoomID, "state", typ, ""), content, nil)
+			return err
+		})
+	}
+	var name provisioning.NameContent
+	_ = hs.Client.StateEvent(ctx, a.RoomID, eventType("m.room.name"), "", &name)
+	if err := put("m.room.name", provisioning.NameContent{Name: "Geschlossen: " + name.Name}); err != nil {
+		return err
+	}
+	return put(provisioning.MarkerEventType, provisioning.Marker{Key: a.Room, Tenant: a.Tenant, Closed: true})
+}
+
+// recordRooms stores the key, room ID and applied state of every desired
+// room that exists and had no failed action, rebuilding the mapping after a
+// lost database.
+func (r *applyRun) recordRooms(ctx context.Context) error {
+	saved, err := r.ap.Store.Rooms(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]store.ManagedRoom{}
+	for _, s := range saved {
+		have[s.Key] = s
+	}
+	var errs []error
+	for key, room := range r.want.Rooms {
+		rid, ok := r.ids[key]
+		if !ok || r.failedRooms[key] {
+			continue
+		}
+		applied, _ := json.Marshal(room.State)
+		if s, ok := have[string(key)]; ok && s.RoomID == string(rid) && s.Applied == string(applied) {
+			continue
+		}
+		if err := r.ap.Store.SaveRoom(ctx, store.ManagedRoom{Key: string(key), Homeserver: string(room.Homeserver), RoomID: string(rid), Applied: string(applied)}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,148 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/directory"
+	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/store"
+)
+
+// Engine plans and applies provisioning for one configuration.
+type Engine struct {
+	Config      *config.Config
+	Homeservers map[config.HomeserverName]*Homeserver
+	Store       *store.Store
+	Log         logrus.FieldLogger
+	// RoomVersion of new rooms; provisioning.DefaultRoomVersion if empty.
+	RoomVersion string
+}
+
+// Outcome is a computed plan with what it was computed from.
+type Outcome struct {
+	Plan    *provisioning.Plan
+	Current *provisioning.Current
+	Desired *provisioning.Desired
+	// Problems are the directory records that were skipped.
+	Problems []directory.Problem
+}
+
+// Sources returns the directory sources of the configuration.
+func Sources(cfg *config.Config) ([]directory.Source, error) {
+	var out []directory.Source
+	for _, s := range cfg.Directory {
+		switch s.Type {
+		case config.SourceFile:
+			out = append(out, directory.NewFile(s.Path))
+		case config.SourceLDAP:
+			pw := ""
+			if s.BindPasswordFile != "" {
+				var err error
+				if pw, err = config.ReadSecret(s.BindPasswordFile); err != nil {
+					return nil, fmt.Errorf("%s:%d: directory: bind_password_file: %w", cfg.Path, s.Line, err)
+				}
+			}
+			groups := make([]directory.GroupMapping, len(s.Groups))
+			for i, g := range s.Groups {
+				groups[i] = directory.GroupMapping{DN: g.DN, Tenant: g.Tenant, Unit: string(g.Unit), Role: directory.Role(g.Role)}
+			}
+			out = append(out, directory.NewLDAP(directory.LDAPConfig{
+				URL: s.URL, BindDN: s.BindDN, BindPassword: pw, BaseDN: s.BaseDN, Filter: s.Filter,
+				Attributes: s.Attributes, MemberAttribute: s.MemberAttribute, Groups: groups, Timeout: s.Timeout,
+			}))
+		default:
+			return nil, fmt.Errorf("%s:%d: directory: unknown source type %q", cfg.Path, s.Line, s.Type)
+		}
+	}
+	return out, nil
+}
+
+// People reads every directory source and returns the valid people. An
+// unreadable source is an error: no plan is made from half a directory.
+func People(ctx context.Context, cfg *config.Config) ([]provisioning.Person, []directory.Problem, error) {
+	sources, err := Sources(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := directory.ReadAll(ctx, sources...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read directory: %w", err)
+	}
+	units := map[config.TenantID]map[string]bool{}
+	for _, t := range cfg.Tenants {
+		units[t.ID] = map[string]bool{}
+		for _, u := range t.Units {
+			units[t.ID][string(u.ID)] = true
+		}
+	}
+	valid, problems := directory.Validate(res.People, units)
+	problems = append(res.Problems, problems...)
+	people := make([]provisioning.Person, 0, len(valid))
+	for _, p := range valid {
+		t, _ := cfg.Tenant(p.Tenant)
+		if p.Office == "" {
+			p.Office = t.ShortName
+			if u, ok := t.Unit(config.UnitID(p.Unit)); ok {
+				p.Office = u.Name
+			}
+		}
+		people = append(people, provisioning.Person{
+			ID: provisioning.PersonID(p.ID), DisplayName: p.DisplayName(), Tenant: p.Tenant,
+			Unit: config.UnitID(p.Unit), Role: provisioning.Role(p.Role),
+		})
+	}
+	return people, problems, nil
+}
+
+// Environment returns what the planner needs to know of the homeservers.
+func (e *Engine) Environment() provisioning.Environment {
+	env := provisioning.Environment{
+		ServerNames: map[config.HomeserverName]string{},
+		Service:     map[config.HomeserverName]id.UserID{},
+		RoomVersion: e.RoomVersion,
+	}
+	for name, hs := range e.Homeservers {
+		env.ServerNames[name] = hs.ServerName
+		env.Service[name] = hs.Client.UserID
+	}
+	return env
+}
+
+// Plan reads the directory and the homeservers and computes the plan.
+func (e *Engine) Plan(ctx context.Context, opts provisioning.Options) (*Outcome, error) {
+	people, problems, err := People(ctx, e.Config)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range problems {
+		e.Log.WithField("record", p.Source).Warn("directory record skipped: " + p.Msg)
+	}
+	want, err := provisioning.Build(e.Config, people, e.Environment())
+	if err != nil {
+		return nil, err
+	}
+	cur, warnings, err := Read(ctx, e.Homeservers, e.Store)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := provisioning.Compute(cur, want, opts)
+	if err != nil {
+		return nil, err
+	}
+	plan.Warnings = append(warnings, plan.Warnings...)
+	return &Outcome{Plan: plan, Current: cur, Desired: want, Problems: problems}, nil
+}
+
+// Options returns the planner options of the configuration.
+func Options(cfg *config.Config, allowMassRemoval bool) provisioning.Options {
+	return provisioning.Options{
+		MaxRemovalShare:   cfg.Provisioning.MaxRemovalShare,
+		AllowMassRemoval:  allowMassRemoval,
+		DeactivateRemoved: cfg.Provisioning.DeactivateRemoved,
+	}
+}

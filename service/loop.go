@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
+)
+
+// watchEvery is how often serve looks for a changed config or directory file.
+const watchEvery = 2 * time.Second
+
+// Reconcile plans and applies once with the service's configuration and
+// returns the applied plan's result (nil when in sync).
+func (s *Service) Reconcile(ctx context.Context, eng *reconcile.Engine, allowMassRemoval bool, progress func(int, int, provisioning.Action, error)) (*reconcile.Outcome, *reconcile.Result, error) {
+	out, err := eng.Plan(ctx, reconcile.Options(eng.Config, allowMassRemoval))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(out.Plan.Actions) == 0 {
+		return out, nil, nil
+	}
+	creds, err := reconcile.LoadCredentials(eng.Config.Provisioning.CredentialsFile)
+	if err != nil {
+		return out, nil, err
+	}
+	ap := &reconcile.Applier{
+		Homeservers: eng.Homeservers, Store: s.Store, Credentials: creds,
+		Concurrency: eng.Config.Provisioning.Concurrency, Attempts: 5, Log: eng.Log, Progress: progress,
+	}
+	res, err := ap.Apply(ctx, out.Plan, out.Current, out.Desired)
+	return out, res, err
+}
+
+// reconcileLoop reconciles at start, every provisioning interval, and soon
+// after the configuration file or a directory file changes, until ctx ends.
+// Failures are logged; the next round retries.
+func (s *Service) reconcileLoop(ctx context.Context, eng *reconcile.Engine) {
+	log := eng.Log
+	files := watchedFiles(eng.Config)
+	stamps := modTimes(files)
+	next := time.Now()
+	tick := time.NewTicker(watchEvery)
+	defer tick.Stop()
+	for {
+		if !time.Now().Before(next) {
+			s.reconcileOnce(ctx, eng, log)
+			next = time.Now().Add(eng.Config.Provisioning.Interval)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if now := modTimes(files); !equalStamps(now, stamps) {
+			stamps = now
+			if cfg, err := config.Load(eng.Config.Path); err != nil {
+				log.WithError(err).Error("changed configuration is invalid; keeping the previous one")
+			} else {
+				log.Info("configuration or directory changed; reconciling")
+				eng.Config = cfg
+				files = watchedFiles(cfg)
+				stamps = modTimes(files)
+			}
+			next = time.Now()
+		}
+	}
+}
+
+func (s *Service) reconcileOnce(ctx context.Context, eng *reconcile.Engine, log logrus.FieldLogger) {
+	start := time.Now()
+	writes := s.Writes()
+	out, res, err := s.Reconcile(ctx, eng, false, nil)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return
+	case errors.Is(err, provisioning.ErrMassRemoval):
+		log.WithError(err).Error("reconcile refused: nothing changed")
+		return
+	case err != nil:
+		log.WithError(err).Error("reconcile failed: nothing changed")
+		return
+	}
+	for _, w := range out.Plan.Warnings {
+		log.Warn(w)
+	}
+	fields := logrus.Fields{"duration": time.Since(start).Round(time.Millisecond), "writes": s.Writes() - writes}
+	if res == nil {
+		log.WithFields(fields).Info("reconciled: in sync")
+		return
+	}
+	fields["done"], fields["failed"] = res.Done, res.Failed
+	for _, e := range res.Errors {
+		log.WithError(e).Warn("action failed")
+	}
+	log.WithFields(fields).Info("reconciled")
+}
+
+// watchedFiles are the files whose change triggers a reconcile.
+func watchedFiles(cfg *config.Config) []string {
+	files := []string{cfg.Path}
+	for _, d := range cfg.Directory {
+		if d.Type == config.SourceFile {
+			files = append(files, d.Path)
+		}
+	}
+	return files
+}
+
+func modTimes(files []string) []time.Time {
+	out := make([]time.Time, len(files))
+	for i, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			out[i] = st.ModTime()
+		}
+	}
+	return out
+}
+
+func equalStamps(a, b []time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
