@@ -160,6 +160,10 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 				return nil, err
 			}
 		}
+		if err := homeserver.ExemptFromRateLimits(ctx, conn); err != nil {
+			db.Close()
+			return nil, err
+		}
 		hlog.WithFields(logrus.Fields{
 			"server_name":    t.Endpoint.ServerName,
 			"user_id":        conn.Session.UserID,
