@@ -20,6 +20,10 @@ kind=$(sed -n 's/.*"kind": "\(.*\)".*/\1/p' "$LM_STACK_DIR/stack.json")
 cat <<MSG
 
 Point an Element client at one of the client URLs above (homeserver URL).
+serve provisions the Hessen demo (config/example.yaml, config/directory.yaml):
+spaces, encrypted rooms and staff accounts. Log in as a member of staff with a
+user ID and its initial password from $LM_STACK_DIR/credentials.json (mode
+0600, written by the first reconcile a few seconds after "ready").
 The service account of each homeserver is @landesmessenger:SERVER_NAME; its
 password is in $LM_STACK_DIR/$kind/NAME/service.password. Press Ctrl-C to stop
 the service and the stack.
