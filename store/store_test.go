@@ -128,6 +128,8 @@ func TestBackends(t *testing.T) {
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"Runs", testRuns},
 		{"SharedDatabaseChild", testSharedDatabaseChild},
+		{"ManagedAccountsAndRooms", testManagedAccountsAndRooms},
+		{"UpgradeFromV1", testUpgradeFromV1},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -485,6 +487,65 @@ func TestSessionStringHidesToken(t *testing.T) {
 	for _, out := range []string{s.String(), (&s).String()} {
 		if strings.Contains(out, "syt_topsecret") {
 			t.Errorf("String() leaks the token: %s", out)
+		}
+	}
+}
+
+func testManagedAccountsAndRooms(t *testing.T, b backend) {
+	ctx := context.Background()
+	st := openStore(t, b.newURI(t))
+	a := ManagedAccount{UserID: "@mmustermann:land.test", Person: "mmustermann", Tenant: "hmdis", Homeserver: "land", Status: "active", DisplayName: "Max Mustermann (HMdIS)"}
+	if err := st.SaveAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetAccountStatus(ctx, a.UserID, "deactivated"); err != nil {
+		t.Fatal(err)
+	}
+	a.Status = "deactivated"
+	got, err := st.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != a {
+		t.Errorf("Accounts() = %+v, want [%+v]", got, a)
+	}
+	r := ManagedRoom{Key: "hmdis/allgemein", Homeserver: "land", RoomID: "!a:land.test", Applied: `{"name":"HMdIS Allgemein"}`}
+	if err := st.SaveRoom(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r.RoomID = "!b:land.test"
+	if err := st.SaveRoom(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := st.Rooms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rooms) != 1 || rooms[0] != r {
+		t.Errorf("Rooms() = %+v, want [%+v]", rooms, r)
+	}
+}
+
+// testUpgradeFromV1 opens a database at version 1 (the foundation's schema)
+// and checks that the upgrade adds the provisioning tables.
+func testUpgradeFromV1(t *testing.T, b backend) {
+	ctx := context.Background()
+	uri := b.newURI(t)
+	st := openStore(t, uri)
+	db := st.DB()
+	for _, table := range []string{"managed_account", "managed_room"} {
+		if _, err := db.Exec(ctx, "DROP TABLE "+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(ctx, "UPDATE "+VersionTable+" SET version=1"); err != nil {
+		t.Fatal(err)
+	}
+	again := openStore(t, uri)
+	for _, table := range []string{"managed_account", "managed_room"} {
+		exists, err := again.DB().TableExists(ctx, table)
+		if err != nil || !exists {
+			t.Errorf("after upgrade from v1: table %s exists=%v err=%v", table, exists, err)
 		}
 	}
 }
