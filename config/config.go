@@ -234,6 +234,11 @@ type Homeserver struct {
 	// RegistrationSharedSecretFile names a file holding the registration
 	// shared secret of the homeserver. It is optional.
 	RegistrationSharedSecretFile string `yaml:"registration_shared_secret_file,omitempty"`
+	// AppserviceTokenFile names a file holding the as_token of
+	// Landesmessenger's appservice registration on a Dendrite homeserver,
+	// which account administration needs to act as users there (see
+	// docs/homeservers.md). Synapse does not need it.
+	AppserviceTokenFile string `yaml:"appservice_token_file,omitempty"`
 	// ServiceAccount is the account landesmessenger acts as.
 	ServiceAccount ServiceAccount `yaml:"service_account"`
 	// Line is the line of the homeserver's list item in the file.

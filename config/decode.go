@@ -19,7 +19,7 @@ var (
 	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning"}
 	databaseKeys       = []string{"uri"}
 	logKeys            = []string{"level", "format"}
-	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "service_account"}
+	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "appservice_token_file", "service_account"}
 	serviceAccountKeys = []string{"localpart", "password_file", "access_token_file"}
 	tenantKeys         = []string{"id", "name", "kind", "homeserver", "short_name", "units", "rooms"}
 	unitKeys           = []string{"id", "name"}
@@ -653,6 +653,7 @@ func (d *decoder) homeservers(top mapping, cfg *Config) {
 		}
 
 		h.RegistrationSharedSecretFile = d.secretFile(m, "registration_shared_secret_file")
+		h.AppserviceTokenFile = d.secretFile(m, "appservice_token_file")
 
 		sa := d.child(m, "service_account", serviceAccountKeys)
 		h.ServiceAccount.Localpart = d.str(sa, "localpart")

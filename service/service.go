@@ -79,6 +79,9 @@ func resolveOne(cfg *config.Config, hs *config.Homeserver, st **stack.State) (Ta
 		if err := readOptional(hs.RegistrationSharedSecretFile, &t.Admin.RegistrationSharedSecret); err != nil {
 			return t, fmt.Errorf("registration_shared_secret_file: %w", err)
 		}
+		if err := readOptional(hs.AppserviceTokenFile, &t.Admin.AppserviceToken); err != nil {
+			return t, fmt.Errorf("appservice_token_file: %w", err)
+		}
 		if f := hs.ServiceAccount.AccessTokenFile; f != "" {
 			token, err := config.ReadSecret(f)
 			if err != nil {

@@ -35,6 +35,8 @@ homeservers:
   - name: land
     server_name: land.hessen.de
     client_url: https://matrix.land.hessen.de
+    appservice_token_file: ` + writeFile(t, filepath.Join(dir, "land.as_token"), "as-token-land") + `
+    registration_shared_secret_file: ` + writeFile(t, filepath.Join(dir, "land.secret"), "shared-land") + `
     service_account:
       password_file: ` + pw + `
   - name: polizei
@@ -54,6 +56,9 @@ tenants:
 	targets, err := Resolve(cfg)
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
+	}
+	if got := targets[0].Admin; got.AppserviceToken != "as-token-land" || got.RegistrationSharedSecret != "shared-land" {
+		t.Errorf("admin secrets of land: got %q/%q, want as-token-land/shared-land", got.AppserviceToken, got.RegistrationSharedSecret)
 	}
 	tests := []struct {
 		name, gotUser, wantUser, gotURL, wantURL, gotPassword, wantPassword, gotToken, wantToken string
