@@ -90,6 +90,11 @@ func (s *Service) reconcileOnce(ctx context.Context, eng *reconcile.Engine, log 
 	for _, w := range out.Plan.Warnings {
 		log.Warn(w)
 	}
+	for _, a := range out.Plan.Actions {
+		if st, ok := a.(provisioning.SetState); ok && st.Drift {
+			log.WithFields(logrus.Fields{"room": st.Room, "room_id": st.RoomID, "event_type": st.EventType}).Warn("restoring state changed by hand")
+		}
+	}
 	fields := logrus.Fields{"duration": time.Since(start).Round(time.Millisecond), "writes": s.Writes() - writes}
 	if res == nil {
 		log.WithFields(fields).Info("reconciled: in sync")
