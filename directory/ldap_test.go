@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/directory/ldaptest"
 )
 
 // ldapPeople are the people and groups of the test directory. Tenant and
@@ -113,12 +112,12 @@ member: uid=mmustermann,ou=people,{{base}}
 // ldapTestConfig returns the configuration the tests read the test
 // directory with.
 func ldapTestConfig(url string) LDAPConfig {
-	group := func(cn string) string { return "cn=" + cn + ",ou=groups," + testBaseDN }
+	group := func(cn string) string { return "cn=" + cn + ",ou=groups," + ldaptest.BaseDN }
 	return LDAPConfig{
 		URL:          url,
-		BindDN:       testReaderDN,
-		BindPassword: testReaderPassword,
-		BaseDN:       "ou=people," + testBaseDN,
+		BindDN:       ldaptest.ReaderDN,
+		BindPassword: ldaptest.ReaderPassword,
+		BaseDN:       "ou=people," + ldaptest.BaseDN,
 		Filter:       "(uid=*)",
 		Attributes:   map[string]string{"role": "employeeType", "deputy": "description"},
 		Groups: []GroupMapping{
@@ -145,12 +144,12 @@ func ldapPerson(uid, given, sur, office string, tenant config.TenantID, unit str
 	return Person{
 		ID: PersonID(uid), GivenName: given, Surname: sur, Office: office,
 		Tenant: tenant, Unit: unit, Role: role, Deputy: deputy,
-		Source: "uid=" + uid + ",ou=people," + testBaseDN,
+		Source: "uid=" + uid + ",ou=people," + ldaptest.BaseDN,
 	}
 }
 
 func TestLDAP(t *testing.T) {
-	srv := startSlapd(t, ldapPeople)
+	srv := ldaptest.Start(t, ldapPeople)
 	ctx := context.Background()
 	src := NewLDAP(ldapTestConfig(srv.URL))
 	// Small pages make the source follow the paging cookie; without
@@ -174,7 +173,7 @@ func TestLDAP(t *testing.T) {
 		return valid, all
 	}
 
-	dn := func(uid string) string { return "uid=" + uid + ",ou=people," + testBaseDN }
+	dn := func(uid string) string { return "uid=" + uid + ",ou=people," + ldaptest.BaseDN }
 	wantProblems := []string{
 		dn("lmeier") + `: tenant "polizei" from group cn=polizei,ou=groups,dc=hessen,dc=de conflicts with tenant "hmdis" from group cn=hmdis-z2,ou=groups,dc=hessen,dc=de`,
 		dn("twouids") + `: attribute uid (id) has 2 values, want one`,
@@ -198,16 +197,7 @@ func TestLDAP(t *testing.T) {
 
 	// Move Erika Musterfrau from HMdIS unit Z 1 to the forestry office
 	// Kassel.
-	conn := srv.rootConn(t)
-	leave := ldap.NewModifyRequest("cn=hmdis-z1,ou=groups,"+testBaseDN, nil)
-	leave.Delete("member", []string{dn("emusterfrau")})
-	join := ldap.NewModifyRequest("cn=forst-kassel,ou=groups,"+testBaseDN, nil)
-	join.Add("member", []string{dn("emusterfrau")})
-	for _, req := range []*ldap.ModifyRequest{leave, join} {
-		if err := conn.Modify(req); err != nil {
-			t.Fatalf("modify %s: %v", req.DN, err)
-		}
-	}
+	srv.MoveMember(t, dn("emusterfrau"), "cn=hmdis-z1,ou=groups,"+ldaptest.BaseDN, "cn=forst-kassel,ou=groups,"+ldaptest.BaseDN)
 
 	people, problems = read()
 	want[0].Tenant, want[0].Unit = "hessenforst", "fa-kassel"
@@ -238,7 +228,7 @@ func sameElements(a, b []string) bool {
 }
 
 func TestLDAPError(t *testing.T) {
-	srv := startSlapd(t, ldapPeople)
+	srv := ldaptest.Start(t, ldapPeople)
 	ctx := context.Background()
 	tests := []struct {
 		name    string
@@ -248,21 +238,21 @@ func TestLDAPError(t *testing.T) {
 		{
 			name:    "wrong password",
 			change:  func(cfg *LDAPConfig) { cfg.BindPassword = "wrong-password-1234" },
-			wantErr: "bind as " + testReaderDN + `: LDAP Result Code 49 "Invalid Credentials": `,
+			wantErr: "bind as " + ldaptest.ReaderDN + `: LDAP Result Code 49 "Invalid Credentials": `,
 		},
 		{
 			name:    "no password",
 			change:  func(cfg *LDAPConfig) { cfg.BindPassword = "" },
-			wantErr: "bind as " + testReaderDN + `: LDAP Result Code 206 "Empty password not allowed by the client": ldap: empty password not allowed by the client`,
+			wantErr: "bind as " + ldaptest.ReaderDN + `: LDAP Result Code 206 "Empty password not allowed by the client": ldap: empty password not allowed by the client`,
 		},
 		{
 			name:    "missing group",
-			change:  func(cfg *LDAPConfig) { cfg.Groups[1].DN = "cn=hmdis-z9,ou=groups," + testBaseDN },
+			change:  func(cfg *LDAPConfig) { cfg.Groups[1].DN = "cn=hmdis-z9,ou=groups," + ldaptest.BaseDN },
 			wantErr: "group cn=hmdis-z9,ou=groups,dc=hessen,dc=de does not exist",
 		},
 		{
 			name:    "missing base",
-			change:  func(cfg *LDAPConfig) { cfg.BaseDN = "ou=staff," + testBaseDN },
+			change:  func(cfg *LDAPConfig) { cfg.BaseDN = "ou=staff," + ldaptest.BaseDN },
 			wantErr: `search ou=staff,dc=hessen,dc=de for (uid=*): LDAP Result Code 32 "No Such Object": `,
 		},
 	}
@@ -290,7 +280,7 @@ func TestLDAPError(t *testing.T) {
 		// The server returns two entries and then an error: the source
 		// reports it instead of a partial result.
 		cfg := ldapTestConfig(srv.URL)
-		cfg.BindDN = testLimitedDN
+		cfg.BindDN = ldaptest.LimitedDN
 		res, err := NewLDAP(cfg).Read(ctx)
 		want := `search ou=people,dc=hessen,dc=de for (uid=*): LDAP Result Code 4 "Size Limit Exceeded": `
 		if err == nil || err.Error() != want {
@@ -301,7 +291,7 @@ func TestLDAPError(t *testing.T) {
 
 func TestLDAPUnreachable(t *testing.T) {
 	// A port that was free a moment ago: nothing listens there.
-	cfg := ldapTestConfig("ldap://" + freeAddr(t) + "/")
+	cfg := ldapTestConfig(ldaptest.UnreachableURL(t))
 	cfg.Timeout = 2 * time.Second
 	res, err := NewLDAP(cfg).Read(context.Background())
 	if err == nil {
