@@ -77,6 +77,15 @@ type CreateRoom struct {
 	State    RoomState `json:"state"`
 }
 
+// SetAlias gives an existing room the alias an interrupted creation left
+// out.
+type SetAlias struct {
+	Base
+	Room   RoomKey   `json:"room"`
+	RoomID id.RoomID `json:"room_id"`
+	Alias  string    `json:"alias"`
+}
+
 // SetState sets one managed state event of an existing room. Drift is true
 // when the room had a different value that someone set by hand.
 type SetState struct {
@@ -127,16 +136,28 @@ type CloseRoom struct {
 	Members []id.UserID `json:"members"`
 }
 
+// RetireDuplicate retires a duplicate of a managed room (see
+// Current.Duplicates): its members are removed, its marker is cleared and
+// the service account leaves it, so that one room carries each key.
+type RetireDuplicate struct {
+	Base
+	Room    RoomKey     `json:"room"`
+	RoomID  id.RoomID   `json:"room_id"`
+	Members []id.UserID `json:"members"`
+}
+
 // Kind implementations.
 func (CreateAccount) Kind() string     { return "create_account" }
 func (SetDisplayName) Kind() string    { return "set_display_name" }
 func (DeactivateAccount) Kind() string { return "deactivate_account" }
 func (CreateRoom) Kind() string        { return "create_room" }
+func (SetAlias) Kind() string          { return "set_alias" }
 func (SetState) Kind() string          { return "set_state" }
 func (SetSpaceChild) Kind() string     { return "set_space_child" }
 func (JoinRoom) Kind() string          { return "join_room" }
 func (RemoveMember) Kind() string      { return "remove_member" }
 func (CloseRoom) Kind() string         { return "close_room" }
+func (RetireDuplicate) Kind() string   { return "retire_duplicate" }
 
 // Phase implementations.
 func (CreateAccount) Phase() Phase     { return PhaseAccounts }
@@ -148,22 +169,26 @@ func (a CreateRoom) Phase() Phase {
 	}
 	return PhaseRooms
 }
-func (SetState) Phase() Phase      { return PhaseState }
-func (SetSpaceChild) Phase() Phase { return PhaseMembers }
-func (JoinRoom) Phase() Phase      { return PhaseMembers }
-func (RemoveMember) Phase() Phase  { return PhaseRemovals }
-func (CloseRoom) Phase() Phase     { return PhaseRemovals }
+func (SetAlias) Phase() Phase        { return PhaseRooms }
+func (SetState) Phase() Phase        { return PhaseState }
+func (SetSpaceChild) Phase() Phase   { return PhaseMembers }
+func (JoinRoom) Phase() Phase        { return PhaseMembers }
+func (RemoveMember) Phase() Phase    { return PhaseRemovals }
+func (CloseRoom) Phase() Phase       { return PhaseRemovals }
+func (RetireDuplicate) Phase() Phase { return PhaseRemovals }
 
 var (
 	_ Action = CreateAccount{}
 	_ Action = SetDisplayName{}
 	_ Action = DeactivateAccount{}
 	_ Action = CreateRoom{}
+	_ Action = SetAlias{}
 	_ Action = SetState{}
 	_ Action = SetSpaceChild{}
 	_ Action = JoinRoom{}
 	_ Action = RemoveMember{}
 	_ Action = CloseRoom{}
+	_ Action = RetireDuplicate{}
 )
 
 // MarshalActions renders actions as JSON objects with a "type" field.

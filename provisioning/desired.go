@@ -43,8 +43,8 @@ func TenantRoomKey(t config.TenantID, room string) RoomKey {
 // CrossRoomKey returns the key of the cross-tenant room id.
 func CrossRoomKey(room config.RoomID) RoomKey { return RoomKey("rooms/" + string(room)) }
 
-// aliasOf returns the alias localpart of key: "lm.hmdis.allgemein".
-func aliasOf(key RoomKey) string { return "lm." + strings.ReplaceAll(string(key), "/", ".") }
+// AliasOf returns the alias localpart of key: "lm.hmdis.allgemein".
+func AliasOf(key RoomKey) string { return "lm." + strings.ReplaceAll(string(key), "/", ".") }
 
 // Build derives the desired state from the configuration and the people of
 // the directory. People must be valid (see directory.Validate): every tenant
@@ -187,7 +187,7 @@ type builder struct {
 // the policy every managed room gets, and stores it.
 func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak func(*PowerLevels)) {
 	d := b.d
-	r.Alias = aliasOf(r.Key)
+	r.Alias = AliasOf(r.Key)
 	r.Version = b.env.RoomVersion
 	r.State.Encryption = "m.megolm.v1.aes-sha2"
 	r.State.JoinRule = "invite"

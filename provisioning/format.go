@@ -13,14 +13,14 @@ import (
 // Symbol is how a plan shows an action: "+" create, "~" change, "-" remove.
 func Symbol(a Action) string {
 	switch a := a.(type) {
-	case CreateAccount, CreateRoom, JoinRoom:
+	case CreateAccount, CreateRoom, SetAlias, JoinRoom:
 		return "+"
 	case SetSpaceChild:
 		if a.Remove {
 			return "-"
 		}
 		return "+"
-	case DeactivateAccount, RemoveMember, CloseRoom:
+	case DeactivateAccount, RemoveMember, CloseRoom, RetireDuplicate:
 		return "-"
 	}
 	return "~"
@@ -41,6 +41,8 @@ func Describe(a Action) string {
 			what = "space"
 		}
 		return fmt.Sprintf("%s %s %q (#%s)", what, a.Room, a.State.Name, a.Alias)
+	case SetAlias:
+		return fmt.Sprintf("alias #%s for %s (its creation was interrupted)", a.Alias, a.Room)
 	case SetState:
 		change := "set"
 		if a.Drift {
@@ -58,6 +60,8 @@ func Describe(a Action) string {
 		return fmt.Sprintf("remove %s from %s (%s)", a.User, a.Room, a.Reason)
 	case CloseRoom:
 		return fmt.Sprintf("close room %s (remove %d member(s); the room is kept)", a.Room, len(a.Members))
+	case RetireDuplicate:
+		return fmt.Sprintf("retire %s, a duplicate of %s left by an interrupted run (remove %d member(s))", a.RoomID, a.Room, len(a.Members))
 	}
 	return a.Kind()
 }

@@ -180,6 +180,11 @@ type CurrentRoom struct {
 	// if unknown; a difference from it that the configuration did not ask
 	// for is drift made by hand.
 	Applied *RoomState
+	// AliasMissing is true when the room's alias does not exist, or names
+	// one of the room's duplicates: creating the room was interrupted after
+	// the room was made (Dendrite abandons the rest of a createRoom whose
+	// client went away).
+	AliasMissing bool
 	// Children are the room IDs a space lists.
 	Children map[id.RoomID]bool
 	// Members maps joined and invited users to their membership.
@@ -190,4 +195,9 @@ type CurrentRoom struct {
 type Current struct {
 	Accounts map[id.UserID]*CurrentAccount
 	Rooms    map[RoomKey]*CurrentRoom
+	// Duplicates are further rooms on the same homeserver carrying the key
+	// of a room in Rooms. They come from a creation that a crash
+	// interrupted while the homeserver went on with it, and the next run
+	// created the room again; they are retired.
+	Duplicates map[RoomKey][]*CurrentRoom
 }

@@ -147,6 +147,9 @@ func (p *planner) rooms() {
 			p.warn("room %s is hosted on %s but configured on %s; rooms cannot move between homeservers", key, c.Homeserver, r.Homeserver)
 			continue
 		}
+		if c.AliasMissing {
+			p.add(SetAlias{Base: base, Room: key, RoomID: c.ID, Alias: r.Alias})
+		}
 		if c.Federate != r.Federate {
 			p.warn("room %s has m.federate=%t but should have %t; it is fixed at creation", key, c.Federate, r.Federate)
 		}
@@ -170,6 +173,18 @@ func (p *planner) rooms() {
 		}
 		sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
 		p.add(CloseRoom{Base: Base{Tenant: c.Tenant, Homeserver: c.Homeserver}, Room: key, RoomID: c.ID, Members: members})
+	}
+	for key, dups := range p.cur.Duplicates {
+		for _, c := range dups {
+			var members []id.UserID
+			for u := range c.Members {
+				if !p.service[u] {
+					members = append(members, u)
+				}
+			}
+			sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
+			p.add(RetireDuplicate{Base: Base{Tenant: c.Tenant, Homeserver: c.Homeserver}, Room: key, RoomID: c.ID, Members: members})
+		}
 	}
 }
 
@@ -440,6 +455,8 @@ func sortKey(a Action) string {
 		subject = string(a.User)
 	case CreateRoom:
 		subject = string(a.Room)
+	case SetAlias:
+		subject = string(a.Room)
 	case SetState:
 		subject = string(a.Room) + " " + a.EventType
 	case SetSpaceChild:
@@ -450,6 +467,8 @@ func sortKey(a Action) string {
 		subject = string(a.Room) + " " + string(a.User)
 	case CloseRoom:
 		subject = string(a.Room)
+	case RetireDuplicate:
+		subject = string(a.Room) + " " + string(a.RoomID)
 	}
 	return strings.Join([]string{fmt.Sprintf("%02d", a.Phase()), string(t), string(hs), a.Kind(), subject}, "\x00")
 }

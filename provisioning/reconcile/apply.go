@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/homeserver"
 	"github.com/landesmessenger/landesmessenger/provisioning"
 	"github.com/landesmessenger/landesmessenger/store"
 )
@@ -50,7 +52,7 @@ type Result struct {
 // concurrency per homeserver, and records what it did in the database. A
 // failed action does not stop the others; the next reconcile retries it.
 func (ap *Applier) Apply(ctx context.Context, plan *provisioning.Plan, cur *provisioning.Current, want *provisioning.Desired) (*Result, error) {
-	run := &applyRun{ap: ap, want: want, ids: map[provisioning.RoomKey]id.RoomID{}, failedRooms: map[provisioning.RoomKey]bool{}}
+	run := &applyRun{ap: ap, want: want, ids: map[provisioning.RoomKey]id.RoomID{}, failedRooms: map[provisioning.RoomKey]bool{}, remoteJoins: map[string]*sync.Mutex{}, cur: cur, witnesses: map[string]id.UserID{}}
 	for key, r := range cur.Rooms {
 		run.ids[key] = r.ID
 	}
@@ -66,43 +68,56 @@ func (ap *Applier) Apply(ctx context.Context, plan *provisioning.Plan, cur *prov
 	res := &Result{}
 	total := len(plan.Actions)
 	var mu sync.Mutex
+	work := func(a provisioning.Action) {
+		err := run.do(ctx, a)
+		mu.Lock()
+		if err != nil {
+			res.Failed++
+			res.Errors = append(res.Errors, fmt.Errorf("%s: %w", provisioning.Describe(a), err))
+			if key := roomOf(a); key != "" {
+				run.failedRooms[key] = true
+			}
+		} else {
+			res.Done++
+		}
+		done := res.Done + res.Failed
+		mu.Unlock()
+		if ap.Progress != nil {
+			ap.Progress(done, total, a, err)
+		}
+	}
 	for _, ph := range order {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		sems := map[config.HomeserverName]chan struct{}{}
-		for name := range ap.Homeservers {
-			sems[name] = make(chan struct{}, max(1, ap.Concurrency))
-		}
+		// Each homeserver works off its own queue with its own workers, so
+		// that a busy homeserver does not hold up the actions of the others.
+		queues := map[config.HomeserverName]chan provisioning.Action{}
 		var wg sync.WaitGroup
 		for _, a := range phases[ph] {
 			_, hs := a.Scope()
-			sem := sems[hs]
-			if sem == nil {
-				sem = make(chan struct{}, 1)
-				sems[hs] = sem
+			q := queues[hs]
+			if q == nil {
+				workers := 1
+				if _, ok := ap.Homeservers[hs]; ok {
+					workers = max(1, ap.Concurrency)
+				}
+				q = make(chan provisioning.Action, len(phases[ph]))
+				queues[hs] = q
+				for range workers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for a := range q {
+							work(a)
+						}
+					}()
+				}
 			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				err := run.do(ctx, a)
-				mu.Lock()
-				if err != nil {
-					res.Failed++
-					res.Errors = append(res.Errors, fmt.Errorf("%s: %w", provisioning.Describe(a), err))
-					if key := roomOf(a); key != "" {
-						run.failedRooms[key] = true
-					}
-				} else {
-					res.Done++
-				}
-				done := res.Done + res.Failed
-				mu.Unlock()
-				if ap.Progress != nil {
-					ap.Progress(done, total, a, err)
-				}
-			}()
+			q <- a
+		}
+		for _, q := range queues {
+			close(q)
 		}
 		wg.Wait()
 	}
@@ -117,6 +132,8 @@ func roomOf(a provisioning.Action) provisioning.RoomKey {
 	switch a := a.(type) {
 	case provisioning.CreateRoom:
 		return a.Room
+	case provisioning.SetAlias:
+		return a.Room
 	case provisioning.SetState:
 		return a.Room
 	}
@@ -129,6 +146,51 @@ type applyRun struct {
 	mu          sync.Mutex
 	ids         map[provisioning.RoomKey]id.RoomID
 	failedRooms map[provisioning.RoomKey]bool
+	// remoteJoins serialises the joins of one homeserver's users to one
+	// room hosted elsewhere: Dendrite v0.13.8 corrupts its copy of a room
+	// it joins over federation for several users at once ("missing state
+	// for event NID"), leaving them joined on the host but unable to read
+	// the room on their own server.
+	remoteJoins map[string]*sync.Mutex
+	cur         *provisioning.Current
+	// witnesses are local users of a homeserver joined to a room hosted
+	// elsewhere, by homeserver and room (see homeserver.InviteWaiter).
+	witnesses map[string]id.UserID
+}
+
+// witness returns a user of hs joined to room, or "" if none is known.
+func (r *applyRun) witness(room provisioning.RoomKey, hs *Homeserver) id.UserID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if u, ok := r.witnesses[string(hs.Name)+" "+string(room)]; ok {
+		return u
+	}
+	var found []id.UserID
+	if c := r.cur.Rooms[room]; c != nil {
+		for u, m := range c.Members {
+			if m == "join" && u.Homeserver() == hs.ServerName && u != hs.Client.UserID {
+				found = append(found, u)
+			}
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i] < found[j] })
+	return found[0]
+}
+
+// remoteJoinLock returns the lock of joins to room through homeserver hs.
+func (r *applyRun) remoteJoinLock(room provisioning.RoomKey, hs config.HomeserverName) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := string(hs) + " " + string(room)
+	l, ok := r.remoteJoins[key]
+	if !ok {
+		l = &sync.Mutex{}
+		r.remoteJoins[key] = l
+	}
+	return l
 }
 
 func (r *applyRun) roomID(key provisioning.RoomKey) (id.RoomID, error) {
@@ -172,6 +234,8 @@ func (r *applyRun) do(ctx context.Context, a provisioning.Action) error {
 		return r.ap.Store.SetAccountStatus(ctx, string(a.User), string(provisioning.AccountDeactivated))
 	case provisioning.CreateRoom:
 		return r.createRoom(ctx, hs, a)
+	case provisioning.SetAlias:
+		return r.setAlias(ctx, hs, a)
 	case provisioning.SetState:
 		return call(ctx, r.attempts(), func() error {
 			_, err := hs.Client.MakeRequest(ctx, http.MethodPut,
@@ -190,6 +254,8 @@ func (r *applyRun) do(ctx context.Context, a provisioning.Action) error {
 		return r.kick(ctx, hs, rid, a.User, a.Reason)
 	case provisioning.CloseRoom:
 		return r.closeRoom(ctx, hs, a)
+	case provisioning.RetireDuplicate:
+		return r.retire(ctx, hs, a)
 	}
 	return fmt.Errorf("unknown action %s", a.Kind())
 }
@@ -302,6 +368,34 @@ func (r *applyRun) createRoom(ctx context.Context, hs *Homeserver, a provisionin
 	return r.ap.Store.SaveRoom(ctx, store.ManagedRoom{Key: string(a.Room), Homeserver: string(a.Homeserver), RoomID: string(rid), Applied: string(applied)})
 }
 
+// setAlias creates the alias of a room; an alias that names the room
+// already is no error.
+func (r *applyRun) setAlias(ctx context.Context, hs *Homeserver, a provisioning.SetAlias) error {
+	alias := id.NewRoomAlias(a.Alias, hs.ServerName)
+	err := call(ctx, r.attempts(), func() error {
+		_, err := hs.Client.CreateAlias(ctx, alias, a.RoomID)
+		return err
+	})
+	if err == nil {
+		return nil
+	}
+	res, rerr := hs.Client.ResolveAlias(ctx, alias)
+	if rerr != nil {
+		return fmt.Errorf("create alias %s: %w", alias, err)
+	} else if res.RoomID == a.RoomID {
+		return nil
+	}
+	// The alias names a duplicate of the room (the planner asks only
+	// then): move it.
+	if _, err := hs.Client.DeleteAlias(ctx, alias); err != nil {
+		return fmt.Errorf("move alias %s from %s: %w", alias, res.RoomID, err)
+	}
+	if _, err := hs.Client.CreateAlias(ctx, alias, a.RoomID); err != nil {
+		return fmt.Errorf("create alias %s: %w", alias, err)
+	}
+	return nil
+}
+
 func (r *applyRun) spaceChild(ctx context.Context, hs *Homeserver, a provisioning.SetSpaceChild) error {
 	space, err := r.roomID(a.Space)
 	if err != nil {
@@ -335,6 +429,9 @@ func (r *applyRun) join(ctx context.Context, hs *Homeserver, a provisioning.Join
 	if err != nil {
 		return err
 	}
+	lock := r.remoteJoinLock(a.Room, a.Homeserver)
+	lock.Lock()
+	defer lock.Unlock()
 	err = call(ctx, r.attempts(), func() error {
 		_, err := host.Client.InviteUser(ctx, rid, &mautrix.ReqInviteUser{UserID: a.User})
 		return err
@@ -346,7 +443,36 @@ func (r *applyRun) join(ctx context.Context, hs *Homeserver, a provisioning.Join
 	if !ok {
 		return fmt.Errorf("homeserver %s cannot join users to rooms on other homeservers", a.Homeserver)
 	}
-	return call(ctx, r.attempts(), func() error { return rj.JoinRemote(ctx, rid, a.User, []string{host.ServerName}) })
+	join := func() error {
+		return call(ctx, r.attempts(), func() error { return rj.JoinRemote(ctx, rid, a.User, []string{host.ServerName}) })
+	}
+	// The invite reaches the user's homeserver over federation, after the
+	// host answered it. A homeserver already in the room joins locally and
+	// refuses (403) while the invite has not arrived yet: wait for it.
+	if iw, ok := hs.Admin.(homeserver.InviteWaiter); ok {
+		if w := r.witness(a.Room, hs); w != "" {
+			wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			if err := iw.WaitForInvite(wctx, rid, a.User, w); err != nil && r.ap.Log != nil {
+				r.ap.Log.WithError(err).WithField("user_id", a.User).Warn("invite not seen on the user's homeserver; joining anyway")
+			}
+			cancel()
+		}
+	}
+	err = join()
+	for wait := 100 * time.Millisecond; statusOf(err) == http.StatusForbidden && wait <= 3200*time.Millisecond; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		err = join()
+	}
+	if err == nil {
+		r.mu.Lock()
+		r.witnesses[string(hs.Name)+" "+string(a.Room)] = a.User
+		r.mu.Unlock()
+	}
+	return err
 }
 
 func (r *applyRun) kick(ctx context.Context, hs *Homeserver, rid id.RoomID, user id.UserID, reason string) error {
@@ -380,6 +506,32 @@ func (r *applyRun) closeRoom(ctx context.Context, hs *Homeserver, a provisioning
 		return err
 	}
 	return put(provisioning.MarkerEventType, provisioning.Marker{Key: a.Room, Tenant: a.Tenant, Closed: true})
+}
+
+// retire removes the members of a duplicate room, clears its marker and
+// leaves it.
+func (r *applyRun) retire(ctx context.Context, hs *Homeserver, a provisioning.RetireDuplicate) error {
+	var errs []error
+	for _, u := range a.Members {
+		if err := r.kick(ctx, hs, a.RoomID, u, "doppelter Raum"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	err := call(ctx, r.attempts(), func() error {
+		_, err := hs.Client.MakeRequest(ctx, http.MethodPut,
+			hs.Client.BuildClientURL("v3", "rooms", a.RoomID, "state", provisioning.MarkerEventType, ""), struct{}{}, nil)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return call(ctx, r.attempts(), func() error {
+		_, err := hs.Client.LeaveRoom(ctx, a.RoomID)
+		return err
+	})
 }
 
 // recordRooms stores the key, room ID and applied state of every desired

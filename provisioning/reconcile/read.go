@@ -3,10 +3,13 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
@@ -19,9 +22,12 @@ const readConcurrency = 8
 
 // Read observes the current state: managed accounts from the database, and
 // every room on the homeservers that carries our marker and the service
-// account is joined to, with its state and members. Warnings name what
-// cannot be managed (a room in the database the service account left, two
-// rooms with the same key).
+// account is joined to, with its state and members, and whether its alias
+// exists. Of several rooms carrying one key (left by interrupted runs) it
+// manages the one in the database, else the one the alias names, and lists
+// the others on the same homeserver as duplicates. Warnings name what
+// cannot be managed (a room in the database the service account left, an
+// alias naming a foreign room).
 func Read(ctx context.Context, hss map[config.HomeserverName]*Homeserver, db *store.Store) (*provisioning.Current, []string, error) {
 	cur := &provisioning.Current{Accounts: map[id.UserID]*provisioning.CurrentAccount{}, Rooms: map[provisioning.RoomKey]*provisioning.CurrentRoom{}}
 	accounts, err := db.Accounts(ctx)
@@ -72,18 +78,39 @@ func Read(ctx context.Context, hss map[config.HomeserverName]*Homeserver, db *st
 		return nil, nil, fmt.Errorf("read current state: %w", errs[0])
 	}
 	for key, rooms := range found {
-		r := rooms[0]
-		if len(rooms) > 1 {
-			sort.Slice(rooms, func(i, j int) bool { return rooms[i].ID < rooms[j].ID })
-			r = rooms[0]
-			for _, c := range rooms {
-				if k, ok := known[key]; ok && string(c.ID) == k.RoomID {
-					r = c
-				}
+		sort.Slice(rooms, func(i, j int) bool { return rooms[i].ID < rooms[j].ID })
+		k, isKnown := known[key]
+		// A creation that a crash interrupted can leave a room without its
+		// alias, or two rooms (the homeserver finished the first creation
+		// after the next run had started another).
+		target, err := aliasTarget(ctx, hss[rooms[0].Homeserver], key)
+		if err != nil {
+			return nil, nil, err
+		}
+		r := chooseRoom(rooms, k.RoomID, target)
+		var dups []*provisioning.CurrentRoom
+		for _, c := range rooms {
+			if c != r && c.Homeserver == r.Homeserver {
+				dups = append(dups, c)
 			}
+		}
+		if len(rooms) > 1 {
 			warnings = append(warnings, fmt.Sprintf("%d rooms carry the key %s; managing %s", len(rooms), key, r.ID))
 		}
-		if k, ok := known[key]; ok && k.RoomID == string(r.ID) && k.Applied != "" {
+		if len(dups) > 0 {
+			if cur.Duplicates == nil {
+				cur.Duplicates = map[provisioning.RoomKey][]*provisioning.CurrentRoom{}
+			}
+			cur.Duplicates[key] = dups
+		}
+		switch {
+		case target == "" || slices.ContainsFunc(dups, func(c *provisioning.CurrentRoom) bool { return c.ID == target }):
+			r.AliasMissing = true
+		case target != r.ID:
+			warnings = append(warnings, fmt.Sprintf("alias %s names %s, not the managed room %s of key %s",
+				provisioning.AliasOf(key), target, r.ID, key))
+		}
+		if isKnown && k.RoomID == string(r.ID) && k.Applied != "" {
 			var applied provisioning.RoomState
 			if json.Unmarshal([]byte(k.Applied), &applied) == nil {
 				r.Applied = &applied
@@ -98,6 +125,50 @@ func Read(ctx context.Context, hss map[config.HomeserverName]*Homeserver, db *st
 	}
 	sort.Strings(warnings)
 	return cur, warnings, nil
+}
+
+// aliasTarget returns the room the alias of key names on hs, or "" if the
+// alias does not exist.
+func aliasTarget(ctx context.Context, hs *Homeserver, key provisioning.RoomKey) (id.RoomID, error) {
+	if hs == nil {
+		return "", nil
+	}
+	alias := id.NewRoomAlias(provisioning.AliasOf(key), hs.ServerName)
+	var res *mautrix.RespAliasResolve
+	err := call(ctx, 5, func() error {
+		var err error
+		res, err = hs.Client.ResolveAlias(ctx, alias)
+		return err
+	})
+	if errors.Is(err, mautrix.MNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", alias, err)
+	}
+	return res.RoomID, nil
+}
+
+// chooseRoom picks the room to manage among rooms (sorted by ID) carrying
+// one key: the one in the database, else the one the alias names, else the
+// one with the most members, else the first.
+func chooseRoom(rooms []*provisioning.CurrentRoom, recorded string, alias id.RoomID) *provisioning.CurrentRoom {
+	for _, c := range rooms {
+		if string(c.ID) == recorded {
+			return c
+		}
+	}
+	for _, c := range rooms {
+		if c.ID == alias {
+			return c
+		}
+	}
+	best := rooms[0]
+	for _, c := range rooms[1:] {
+		if len(c.Members) > len(best.Members) {
+			best = c
+		}
+	}
+	return best
 }
 
 // readHomeserver reads every managed room the service account of hs is in.
