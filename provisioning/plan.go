@@ -212,6 +212,7 @@ func (p *planner) state(r *Room, c *CurrentRoom) {
 			want.PowerLevels = &pl
 		}
 	}
+	want.PowerLevels = p.keepPeers(r, c, want.PowerLevels)
 	for _, f := range stateFields {
 		from, to := f.get(c.State), f.get(want)
 		if f.equal(from, to) {
@@ -251,6 +252,38 @@ var stateFields = []stateField{
 		func(a, b any) bool { return equalPowerLevels(a.(*PowerLevels), b.(*PowerLevels)) }},
 	{"m.room.server_acl", func(s RoomState) any { return s.ServerACL }, func(s RoomState) bool { return s.ServerACL != nil },
 		func(a, b any) bool { return equalACL(a.(*ServerACL), b.(*ServerACL)) }},
+}
+
+// keepPeers returns want with the current level of every user the service
+// account cannot change: in rooms before version 12, nobody may lower a user
+// whose power is as high as their own, so a user raised to 100 by hand stays
+// at 100 and is reported instead of being retried forever.
+func (p *planner) keepPeers(r *Room, c *CurrentRoom, want *PowerLevels) *PowerLevels {
+	if want == nil || c.State.PowerLevels == nil || creatorHasPower(c.Version) {
+		return want
+	}
+	svc := p.want.Service[r.Homeserver]
+	own := c.State.PowerLevels.Users[svc]
+	var copied bool
+	for u, have := range c.State.PowerLevels.Users {
+		if u == svc || have < own {
+			continue
+		}
+		if w, ok := want.Users[u]; ok && w == have {
+			continue
+		}
+		if !copied {
+			pl := *want
+			pl.Users = make(map[id.UserID]int, len(want.Users)+1)
+			for k, v := range want.Users {
+				pl.Users[k] = v
+			}
+			want, copied = &pl, true
+		}
+		want.Users[u] = have
+		p.warn("%s has power %d in %s, as much as the service account, which therefore cannot lower it; an admin must do that by hand", u, have, r.Key)
+	}
+	return want
 }
 
 // members plans joins and removals of r's members; c is nil for a room

@@ -141,7 +141,7 @@ func TestPlanGolden(t *testing.T) {
 			c.Rooms["hmdis/allgemein"].State.ServerACL = &ServerACL{Allow: []string{"*"}, Deny: []string{}}
 		}},
 		{name: "power level raised by hand is restored as drift", current: func(c *Current) {
-			c.Rooms["polizei/leitung"].State.PowerLevels.Users["@ewache:polizei.test"] = 100
+			c.Rooms["polizei/leitung"].State.PowerLevels.Users["@ewache:polizei.test"] = 50
 		}},
 		{name: "encryption removed from state is restored", current: func(c *Current) {
 			c.Rooms["hkm/partner"].State.Encryption = ""
@@ -178,6 +178,19 @@ func TestPlanGolden(t *testing.T) {
 		}},
 		{name: "removing most people of a tenant is refused", people: testPeople()[:3]},
 		{name: "mass removal passes when allowed", people: testPeople()[:3], opts: &Options{MaxRemovalShare: 0.1, AllowMassRemoval: true, DeactivateRemoved: true}},
+		{name: "power level raised to 100 by hand is kept and reported", current: func(c *Current) {
+			c.Rooms["polizei/leitung"].State.PowerLevels.Users["@ewache:polizei.test"] = 100
+			c.Rooms["polizei/allgemein"].State.PowerLevels.Users["@ewache:polizei.test"] = 100
+		}},
+		{name: "room whose alias was lost gets it back", current: func(c *Current) {
+			c.Rooms["hmdis/leitung"].AliasMissing = true
+		}},
+		{name: "duplicate room from an interrupted creation is retired", current: func(c *Current) {
+			dup := *c.Rooms["hkm/allgemein"]
+			dup.ID = "!duplicate:land.test"
+			dup.Members = map[id.UserID]string{"@landesmessenger:land.test": "join", "@clehrer:land.test": "join"}
+			c.Duplicates = map[RoomKey][]*CurrentRoom{"hkm/allgemein": {&dup}}
+		}},
 		{name: "missing space child is added and a stale one removed", current: func(c *Current) {
 			sp := c.Rooms["hkm/space"]
 			delete(sp.Children, c.Rooms["hkm/mitteilungen"].ID)
