@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOTOOLCHAIN := local
 
-.PHONY: all build demo test fmt-check vet unit bench bench-go bench-stack clean
+.PHONY: all build demo test fmt-check vet unit bench bench-go bench-stack bench-provisioning clean
 
 all: build
 
@@ -41,15 +41,20 @@ vet:
 unit:
 	$(GO) test -tags $(TAGS) -short -count=1 ./...
 
-# Benchmarks: Go benchmarks, and the stack timings and memory written to
-# docs/benchmarks.md.
-bench: bench-go bench-stack
+# Benchmarks: Go benchmarks, then the stack timings and memory and the
+# provisioning benchmarks (planner at scale, converging a fresh stack against
+# a baseline, no-op reconcile), each script writing its section of
+# docs/benchmarks.md. The whole run takes a long while (tens of minutes).
+bench: bench-go bench-stack bench-provisioning
 
 bench-go:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
 
 bench-stack: build
 	./scripts/bench-stack.sh
+
+bench-provisioning: build
+	./scripts/bench-provisioning.sh
 
 clean:
 	rm -rf bin

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures `landesmessenger stack up` with the example config (four
 # homeservers) for both kinds, and the memory of the running stack, and writes
-# docs/benchmarks.md. Run with `make bench-stack`.
+# its section of docs/benchmarks.md (scripts/bench-section.py). Run with
+# `make bench-stack`.
 #
 #   cold:    empty cache folder (install included), empty Go module and build
 #            caches and no pip cache (everything downloaded and built), and an
@@ -86,12 +87,11 @@ for kind in dendrite synapse; do
 done
 
 {
-	echo "# Benchmarks"
-	echo
-	echo "Written by \`scripts/bench-stack.sh\` (\`make bench-stack\`) on $(date -u +%Y-%m-%d), $(nproc) cores,"
-	echo "$(go version | cut -d' ' -f3). Re-run to refresh; numbers from one run on a shared machine."
-	echo
 	echo "## Local stack: \`stack up -c config/example.yaml\` (four homeservers)"
+	echo
+	echo "Written by \`scripts/bench-stack.sh\` (\`make bench-stack\`) on $(date -u +%Y-%m-%d): $(nproc) cores"
+	echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1 /proc/loadavg) at the end."
+	echo "Command: \`scripts/bench-stack.sh\`. Numbers from one run."
 	echo
 	echo "| kind | cold s (install + first start) | fresh s (installed, empty folder) | restart s (after down) | restart/cold | memory (PSS) after up |"
 	echo "|---|---|---|---|---|---|"
@@ -101,5 +101,5 @@ done
 	echo "cache: it downloads and builds Dendrite (\`go install\`) or the Synapse venv, then starts the stack."
 	echo "Fresh is the first start on empty databases with the homeserver installed; restart follows \`stack down\`."
 	echo "Memory is the summed PSS of the homeservers (and PostgreSQL with its backends for Synapse), 5 s after up."
-} > "$out"
-cat "$out"
+} | ./scripts/bench-section.py "$out" bench-stack
+sed -n '/<!-- begin bench-stack -->/,/<!-- end bench-stack -->/p' "$out"
