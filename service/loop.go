@@ -16,6 +16,10 @@ import (
 // watchEvery is how often serve looks for a changed config or directory file.
 const watchEvery = 2 * time.Second
 
+// retryAfterFailure is how soon serve reconciles again after a round in
+// which something failed.
+const retryAfterFailure = 30 * time.Second
+
 // Reconcile plans and applies once with the service's configuration and
 // returns the applied plan's result (nil when in sync).
 func (s *Service) Reconcile(ctx context.Context, eng *reconcile.Engine, allowMassRemoval bool, progress func(int, int, provisioning.Action, error)) (*reconcile.Outcome, *reconcile.Result, error) {
@@ -50,8 +54,13 @@ func (s *Service) reconcileLoop(ctx context.Context, eng *reconcile.Engine) {
 	defer tick.Stop()
 	for {
 		if !time.Now().Before(next) {
-			s.reconcileOnce(ctx, eng, log)
-			next = time.Now().Add(eng.Config.Provisioning.Interval)
+			wait := eng.Config.Provisioning.Interval
+			if !s.reconcileOnce(ctx, eng, log) {
+				// Something failed: try again soon rather than after a
+				// whole interval.
+				wait = min(wait, retryAfterFailure)
+			}
+			next = time.Now().Add(wait)
 		}
 		select {
 		case <-ctx.Done():
@@ -73,19 +82,21 @@ func (s *Service) reconcileLoop(ctx context.Context, eng *reconcile.Engine) {
 	}
 }
 
-func (s *Service) reconcileOnce(ctx context.Context, eng *reconcile.Engine, log logrus.FieldLogger) {
+// reconcileOnce runs one round and reports whether everything succeeded.
+func (s *Service) reconcileOnce(ctx context.Context, eng *reconcile.Engine, log logrus.FieldLogger) bool {
 	start := time.Now()
 	writes := s.Writes()
 	out, res, err := s.Reconcile(ctx, eng, false, nil)
 	switch {
 	case errors.Is(err, context.Canceled):
-		return
+		return true
 	case errors.Is(err, provisioning.ErrMassRemoval):
+		// Retrying soon would not help: an operator has to decide.
 		log.WithError(err).Error("reconcile refused: nothing changed")
-		return
+		return true
 	case err != nil:
 		log.WithError(err).Error("reconcile failed: nothing changed")
-		return
+		return false
 	}
 	for _, w := range out.Plan.Warnings {
 		log.Warn(w)
@@ -98,13 +109,14 @@ func (s *Service) reconcileOnce(ctx context.Context, eng *reconcile.Engine, log 
 	fields := logrus.Fields{"duration": time.Since(start).Round(time.Millisecond), "writes": s.Writes() - writes}
 	if res == nil {
 		log.WithFields(fields).Info("reconciled: in sync")
-		return
+		return true
 	}
 	fields["done"], fields["failed"] = res.Done, res.Failed
 	for _, e := range res.Errors {
 		log.WithError(e).Warn("action failed")
 	}
 	log.WithFields(fields).Info("reconciled")
+	return res.Failed == 0
 }
 
 // watchedFiles are the files whose change triggers a reconcile.
