@@ -26,7 +26,7 @@ kinds=${BENCH_KINDS:-dendrite synapse}
 people=${BENCH_PEOPLE:-2000}
 rooms=${BENCH_ROOMS:-200}
 work=$(mktemp -d)
-trap 'for d in "$work"/stack-*/; do [ -d "$d" ] && LM_STACK_DIR=$d "$bin" stack down --purge >/dev/null 2>&1 || true; done; rm -rf "$work"' EXIT
+trap '[ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null; for d in "$work"/stack-*/; do [ -d "$d" ] && LM_STACK_DIR=$d "$bin" stack down --purge >/dev/null 2>&1 || true; done; rm -rf "$work"' EXIT
 
 now() { python3 -c 'import time; print(time.time())'; }
 secs() { python3 -c 'import sys,time; print(f"{time.time()-float(sys.argv[1]):.1f}")' "$1"; }
@@ -69,9 +69,9 @@ write_section() {
 		echo "\`provisioning/reconcile/internal/baseline run\`: it issues the same homeserver requests for each action, phase by"
 		echo "phase with the same concurrency per homeserver (provisioning.concurrency: 4), without reading the"
 		echo "homeservers, without database or credentials file and without retries (wall time of its process too)."
-		echo "They alternate, each on a fresh stack, $rounds rounds each; medians, single runs in brackets. Target: ours/baseline at most 1.10."
+		echo "They alternate, each on a fresh stack, $rounds round(s) each; medians, single runs in brackets. Target: ours/baseline at most 1.10."
 		echo
-		echo "| kind | actions | ours s | baseline s | ours/baseline | write requests ours / baseline | failed actions ours / baseline (all rounds) | load average at each start |"
+		echo "| kind | actions | ours s | baseline s | ours/baseline | write requests ours / baseline | failed actions ours / baseline (all rounds) | load average per run: at start/highest |"
 		echo "|---|---|---|---|---|---|---|---|"
 		printf '%s\n' "${conv_rows[@]}"
 		echo
@@ -123,7 +123,11 @@ for kind in $kinds; do
 		for who in $order; do
 			echo "$kind round $round: $who ..." >&2
 			dir=$(fresh "$kind" "$kind-$who-$round")
-			loads+=("$(load)")
+			# The load average at the start and its highest value during the
+			# run (every 10 s): other work on the machine shows there.
+			start_load=$(load)
+			(while :; do load; sleep 10; done) >"$work/load.txt" &
+			sampler=$!
 			t0=$(now)
 			if [ "$who" = ours ]; then
 				LM_STACK_DIR=$dir "$bin" apply -c "$config" >"$work/apply.out" 2>"$work/apply.err" || true
@@ -149,11 +153,14 @@ for kind in $kinds; do
 				failed_base=$((failed_base + $(field "$rep" failed)))
 				base_w+=("$(field "$rep" writes)") base_r+=("$(field "$rep" reads)")
 			fi
+			kill "$sampler"
+			wait "$sampler" 2>/dev/null || true
+			loads+=("$who $start_load/$(sort -n "$work/load.txt" | tail -1)")
 			purge "$dir"
 		done
 	done
 	mo=$(median "${ours[@]}") mb=$(median "${base[@]}")
-	conv_rows+=("| $kind | $actions | $mo (${ours[*]}) | $mb (${base[*]}) | $(python3 -c "print(f'{$mo/$mb:.2f}')") | $(median "${ours_w[@]}" | cut -d. -f1) / $(median "${base_w[@]}" | cut -d. -f1) | $failed_ours / $failed_base | ${loads[*]} |")
+	conv_rows+=("| $kind | $actions | $mo (${ours[*]}) | $mb (${base[*]}) | $(python3 -c "print(f'{$mo/$mb:.2f}')") | $(median "${ours_w[@]}" | cut -d. -f1) / $(median "${base_w[@]}" | cut -d. -f1) | $failed_ours / $failed_base | $(IFS=,; echo "${loads[*]}") |")
 	noop_rows+=("| $kind | $(IFS=';'; echo "${retry[*]}") | $(median "${noop_a[@]}" | cut -d. -f1) | $(median "${noop_w[@]}" | cut -d. -f1) | $(median "${noop_r[@]}" | cut -d. -f1) | $(python3 -c "import statistics; print(f'{statistics.median([${noop_t[*]// /,}]):.2f}')") | $(median "${noop_cli[@]}") |")
 	write_section
 done
