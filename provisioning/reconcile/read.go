@@ -256,30 +256,6 @@ func parseRoom(hs config.HomeserverName, rid id.RoomID, events []stateEvent) *pr
 			if c.Federate != nil {
 				r.Federate = *c.Federate
 			}
-		case "m.room.name":
-			var c provisioning.NameContent
-			_ = json.Unmarshal(e.Content, &c)
-			r.State.Name = c.Name
-		case "m.room.topic":
-			var c provisioning.TopicContent
-			_ = json.Unmarshal(e.Content, &c)
-			r.State.Topic = c.Topic
-		case "m.room.encryption":
-			var c provisioning.EncryptionContent
-			_ = json.Unmarshal(e.Content, &c)
-			r.State.Encryption = c.Algorithm
-		case "m.room.join_rules":
-			var c provisioning.JoinRulesContent
-			_ = json.Unmarshal(e.Content, &c)
-			r.State.JoinRule = c.JoinRule
-		case "m.room.history_visibility":
-			var c provisioning.HistoryVisibilityContent
-			_ = json.Unmarshal(e.Content, &c)
-			r.State.HistoryVisibility = c.HistoryVisibility
-		case "m.room.guest_access":
-			var c provisioning.GuestAccessContent
-			_ = json.Unmarshal(e.Content, &c)
-			r.State.GuestAccess = c.GuestAccess
 		case "m.room.power_levels":
 			pl := parsePowerLevels(e.Content)
 			r.State.PowerLevels = &pl
@@ -298,6 +274,13 @@ func parseRoom(hs config.HomeserverName, rid id.RoomID, events []stateEvent) *pr
 			if json.Unmarshal(e.Content, &c) == nil && len(c.Via) > 0 {
 				r.Children[id.RoomID(sk)] = true
 			}
+		default:
+			if f, ok := stringFields[e.Type]; ok {
+				var c map[string]any
+				_ = json.Unmarshal(e.Content, &c)
+				v, _ := c[f.key].(string)
+				f.set(&r.State, v)
+			}
 		case "m.room.member":
 			var c struct {
 				Membership string `json:"membership"`
@@ -308,6 +291,20 @@ func parseRoom(hs config.HomeserverName, rid id.RoomID, events []stateEvent) *pr
 		}
 	}
 	return r
+}
+
+// stringFields are the managed state events whose content is one string
+// field: its JSON key and its place in RoomState.
+var stringFields = map[string]struct {
+	key string
+	set func(*provisioning.RoomState, string)
+}{
+	"m.room.name":               {"name", func(s *provisioning.RoomState, v string) { s.Name = v }},
+	"m.room.topic":              {"topic", func(s *provisioning.RoomState, v string) { s.Topic = v }},
+	"m.room.encryption":         {"algorithm", func(s *provisioning.RoomState, v string) { s.Encryption = v }},
+	"m.room.join_rules":         {"join_rule", func(s *provisioning.RoomState, v string) { s.JoinRule = v }},
+	"m.room.history_visibility": {"history_visibility", func(s *provisioning.RoomState, v string) { s.HistoryVisibility = v }},
+	"m.room.guest_access":       {"guest_access", func(s *provisioning.RoomState, v string) { s.GuestAccess = v }},
 }
 
 // parsePowerLevels reads m.room.power_levels with the spec's defaults for
