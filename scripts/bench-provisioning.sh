@@ -160,7 +160,7 @@ for kind in $kinds; do
 		done
 	done
 	mo=$(median "${ours[@]}") mb=$(median "${base[@]}")
-	conv_rows+=("| $kind | $actions | $mo (${ours[*]}) | $mb (${base[*]}) | $(python3 -c "print(f'{$mo/$mb:.2f}')") | $(median "${ours_w[@]}" | cut -d. -f1) / $(median "${base_w[@]}" | cut -d. -f1) | $failed_ours / $failed_base | $(IFS=,; echo "${loads[*]}") |")
+	conv_rows+=("| $kind | $actions | $mo (${ours[*]}) | $mb (${base[*]}) | $(python3 -c "print(f'{$mo/$mb:.2f}')") | $(median "${ours_w[@]}" | cut -d. -f1) / $(median "${base_w[@]}" | cut -d. -f1) | $failed_ours / $failed_base | $(IFS=,; echo "${loads[*]}" | sed "s/,/, /g") |")
 	noop_rows+=("| $kind | $(IFS=';'; echo "${retry[*]}") | $(median "${noop_a[@]}" | cut -d. -f1) | $(median "${noop_w[@]}" | cut -d. -f1) | $(median "${noop_r[@]}" | cut -d. -f1) | $(python3 -c "import statistics; print(f'{statistics.median([${noop_t[*]// /,}]):.2f}')") | $(median "${noop_cli[@]}") |")
 	write_section
 done
