@@ -787,12 +787,18 @@ func redactURLError(err error) string {
 // clientURLProblem validates a client-server API base URL and returns a
 // problem message, or "".
 func clientURLProblem(raw string) string {
+	return urlProblem(raw, "must be an absolute http or https URL", "http", "https")
+}
+
+// urlProblem validates raw as a URL with one of schemes and a host, and
+// returns a problem message (badScheme when the scheme is wrong), or "".
+func urlProblem(raw, badScheme string, schemes ...string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
 		return "invalid URL: " + redactURLError(err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Sprintf("must be an absolute http or https URL, got %q", u.Redacted())
+	case !contains(schemes, u.Scheme):
+		return fmt.Sprintf("%s, got %q", badScheme, u.Redacted())
 	case u.Host == "":
 		return fmt.Sprintf("missing host in URL %q", u.Redacted())
 	}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -499,16 +498,7 @@ func (d *decoder) boolean(m mapping, key string, def bool) bool {
 // ldapURLProblem validates the URL of an LDAP server and returns a
 // problem message, or "".
 func ldapURLProblem(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "invalid URL: " + redactURLError(err)
-	case u.Scheme != "ldap" && u.Scheme != "ldaps":
-		return fmt.Sprintf("must be an ldap:// or ldaps:// URL, got %q", u.Redacted())
-	case u.Host == "":
-		return fmt.Sprintf("missing host in URL %q", u.Redacted())
-	}
-	return ""
+	return urlProblem(raw, "must be an ldap:// or ldaps:// URL", "ldap", "ldaps")
 }
 
 // balancedFilter reports whether filter is enclosed in parentheses that
