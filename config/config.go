@@ -139,6 +139,10 @@ type Config struct {
 	// Provisioning configures how accounts and rooms are provisioned.
 	// Unset fields hold their defaults.
 	Provisioning Provisioning `yaml:"provisioning"`
+	// Federation names the Land's signed federation list; nil if the
+	// configuration has no federation section (then room ACLs follow the
+	// configuration alone).
+	Federation *Federation `yaml:"federation,omitempty"`
 }
 
 // Database selects the database landesmessenger keeps its state in.

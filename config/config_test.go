@@ -1219,6 +1219,28 @@ func TestProvisioningProblems(t *testing.T) {
 				"c.yaml:17: provisioning: expected a mapping, got a list",
 			},
 		},
+		{
+			name: "valid federation",
+			data: base + "federation:\n  list: https://hzd.hessen.de/federation.json\n  public_key_files: [a.pub, b.pub]\n  refresh: 1m\n",
+		},
+		{
+			name: "bad federation",
+			data: base + "federation:\n  list: http://hzd.hessen.de/f.json\n  public_key_files: []\n  refresh: 1s\n  sign: yes\n",
+			want: []string{
+				`c.yaml:14: federation.list: must be a file path or an https URL, got "http://hzd.hessen.de/f.json"`,
+				"c.yaml:15: federation.public_key_files: must list at least one public key file",
+				"c.yaml:16: federation.refresh: must be at least 10s",
+				"c.yaml:17: federation.sign: unknown field",
+			},
+		},
+		{
+			name: "federation without list and keys",
+			data: base + "federation:\n  refresh: 1m\n",
+			want: []string{
+				"c.yaml:14: federation.list: missing required field",
+				"c.yaml:14: federation.public_key_files: missing required field (the federation list must be signed by a trusted key)",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

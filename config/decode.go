@@ -16,7 +16,7 @@ import (
 
 // The known keys of each mapping in the configuration.
 var (
-	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning"}
+	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning", "federation"}
 	databaseKeys       = []string{"uri"}
 	logKeys            = []string{"level", "format"}
 	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "appservice_token_file", "service_account"}
@@ -33,6 +33,7 @@ var (
 	ldapSourceOnly   = []string{"url", "bind_dn", "bind_password_file", "base_dn", "filter", "attributes", "member_attribute", "groups", "timeout"}
 	groupKeys        = []string{"dn", "tenant", "unit", "role"}
 	provisioningKeys = []string{"interval", "max_removal_share", "deactivate_removed", "credentials_file", "concurrency", "room_version"}
+	federationKeys   = []string{"list", "public_key_files", "refresh"}
 )
 
 var (
@@ -592,6 +593,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 	d.crossRooms(top, cfg)
 	d.directory(top, cfg)
 	d.provisioning(top, cfg)
+	d.federation(top, cfg)
 }
 
 // homeservers decodes and validates the homeservers list.

@@ -9,6 +9,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/federation"
 )
 
 // Environment is what Build needs to know about the homeservers beyond the
@@ -19,6 +20,9 @@ type Environment struct {
 	Service     map[config.HomeserverName]id.UserID
 	// RoomVersion new rooms get; DefaultRoomVersion if empty.
 	RoomVersion string
+	// Federation is the Land's verified federation list; nil if none is
+	// configured. It narrows the servers every room admits.
+	Federation *federation.List
 }
 
 // DefaultRoomVersion is the room version of new rooms unless configured:
@@ -199,12 +203,27 @@ func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak
 	if svc := d.Service[r.Homeserver]; !creatorHasPower(r.Version) {
 		pl.Users[svc] = PowerService
 	}
+	admitted, left := b.admitted(r)
+	leftOut := map[string]bool{}
+	r.Excluded = left
+	for _, s := range left {
+		leftOut[s] = true
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s: the federation list does not allow %s to share this room with %s; its people are left out",
+			r.Key, s, strings.Join(admitted, ", ")))
+	}
+	if r.Class == config.ClassExternal && b.env.Federation != nil && !b.env.Federation.External(federation.ServerName(d.ServerNames[r.Homeserver])) {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s: external room, but the federation list does not let %s federate outside the list; it admits listed partners only",
+			r.Key, d.ServerNames[r.Homeserver]))
+	}
 	r.Members = make([]id.UserID, 0, len(candidates))
 	for _, p := range candidates {
 		if !who(p) {
 			continue
 		}
 		uid := b.userOf[p.ID]
+		if leftOut[uid.Homeserver()] {
+			continue
+		}
 		r.Members = append(r.Members, uid)
 		if p.Role.leader() {
 			pl.Users[uid] = powerOf(p.Role)
@@ -215,7 +234,7 @@ func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak
 		tweak(pl)
 	}
 	r.State.PowerLevels = pl
-	r.State.ServerACL = b.acl(r)
+	r.State.ServerACL = b.acl(r, admitted)
 	d.Rooms[r.Key] = r
 }
 
@@ -264,18 +283,66 @@ func basePowerLevels(space bool) *PowerLevels {
 	}
 }
 
-// acl is the server ACL of r: an allow-list of the homeservers of its
-// tenants plus its host (never locking the host out); external rooms allow
-// every server. IP-literal server names (the local stack) need
-// allow_ip_literals, which Dendrite treats as false when missing.
-func (b *builder) acl(r *Room) *ServerACL {
+// admitted returns the servers room r admits besides anyone an external
+// room lets in: its host and the homeservers of its tenants, narrowed by
+// the federation list. The host always stays; every other server joins the
+// set only if the list allows it with each server already in it (events
+// of a room reach every server in it), taken in sorted order. The servers
+// left out are returned too.
+func (b *builder) admitted(r *Room) (in []string, out []string) {
 	d := b.d
-	if r.Class == config.ClassExternal {
-		return &ServerACL{Allow: []string{"*"}, Deny: []string{}, AllowIPLiterals: d.anyIPLiteral()}
-	}
-	servers := map[string]bool{hostOnly(d.ServerNames[r.Homeserver]): true}
+	host := d.ServerNames[r.Homeserver]
+	seen := map[string]bool{host: true}
+	var others []string
 	for _, t := range r.Tenants {
-		servers[hostOnly(d.ServerNames[b.tenantHost[t]])] = true
+		if s := d.ServerNames[b.tenantHost[t]]; !seen[s] {
+			seen[s] = true
+			others = append(others, s)
+		}
+	}
+	sort.Strings(others)
+	in = []string{host}
+	list := b.env.Federation
+	for _, s := range others {
+		ok := true
+		for _, a := range in {
+			if list != nil && !list.Allowed(federation.ServerName(a), federation.ServerName(s)) {
+				ok = false
+			}
+		}
+		if ok {
+			in = append(in, s)
+		} else {
+			out = append(out, s)
+		}
+	}
+	return in, out
+}
+
+// acl is the server ACL of r: an allow-list of the servers it admits
+// (never locking the host out). External rooms allow every server, except
+// that under a federation list they deny the Land's servers the host may
+// not federate with, and admit outside servers only if the list lets the
+// host federate outside it. IP-literal server names (the local stack)
+// need allow_ip_literals, which Dendrite treats as false when missing.
+func (b *builder) acl(r *Room, admitted []string) *ServerACL {
+	d := b.d
+	list := b.env.Federation
+	host := federation.ServerName(d.ServerNames[r.Homeserver])
+	if r.Class == config.ClassExternal && (list == nil || list.External(host)) {
+		acl := &ServerACL{Allow: []string{"*"}, Deny: []string{}, AllowIPLiterals: d.anyIPLiteral()}
+		if list != nil {
+			for _, s := range list.Servers() {
+				if !list.Allowed(host, s) {
+					acl.Deny = append(acl.Deny, s.Host())
+				}
+			}
+		}
+		return acl
+	}
+	servers := map[string]bool{}
+	for _, s := range admitted {
+		servers[hostOnly(s)] = true
 	}
 	acl := &ServerACL{Deny: []string{}}
 	for s := range servers {

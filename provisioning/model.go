@@ -126,6 +126,9 @@ type Room struct {
 	// Members are the users who should be joined, sorted; our service
 	// accounts are not listed.
 	Members []id.UserID
+	// Excluded are the servers of the room's tenants that the federation
+	// list does not admit; their people are not members.
+	Excluded []string
 }
 
 // Account is a managed account as it should be.
@@ -145,6 +148,9 @@ type Desired struct {
 	Service map[config.HomeserverName]id.UserID
 	// ServerNames maps homeservers to their Matrix server names.
 	ServerNames map[config.HomeserverName]string
+	// Warnings are what Build could not honour, e.g. tenants a room
+	// leaves out because the federation list does not allow their server.
+	Warnings []string
 }
 
 // AccountStatus is what is known of a managed account.

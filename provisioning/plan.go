@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -81,6 +82,7 @@ func Compute(cur *Current, want *Desired, opts Options) (*Plan, error) {
 	for _, s := range want.ServerNames {
 		p.ours[s] = true
 	}
+	p.plan.Warnings = append(p.plan.Warnings, want.Warnings...)
 	p.accounts()
 	p.rooms()
 	if err := p.checkRemovals(); err != nil {
@@ -309,7 +311,9 @@ func (p *planner) members(r *Room, c *CurrentRoom) {
 			continue
 		}
 		reason := "nicht mehr Mitglied laut Verzeichnis"
-		if _, ok := p.want.Accounts[u]; !ok {
+		if slices.Contains(r.Excluded, u.Homeserver()) {
+			reason = "Server laut Föderationsliste nicht zugelassen"
+		} else if _, ok := p.want.Accounts[u]; !ok {
 			if _, managed := p.cur.Accounts[u]; !managed {
 				reason = "nicht berechtigt für diesen Raum"
 			}

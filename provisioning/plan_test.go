@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/federation"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/plan")
@@ -69,7 +70,26 @@ func testEnv(version string) Environment {
 	}
 }
 
+// testList is a federation list over the test's servers: land and polizei
+// federate if together, land may federate outside the list if external.
+func testList(together, external bool) *federation.List {
+	l := &federation.List{Version: 1, Homeservers: []federation.Entry{
+		{ServerName: "land.test", Tenant: "land", External: external},
+		{ServerName: "polizei.test", Tenant: "polizei"},
+	}}
+	if together {
+		l.Homeservers[0].FederatesWith = []federation.ServerName{"polizei.test"}
+		l.Homeservers[1].FederatesWith = []federation.ServerName{"land.test"}
+	}
+	return l
+}
+
 func buildTest(t *testing.T, people []Person, version string, edit func(*config.Config)) *Desired {
+	t.Helper()
+	return buildTestWith(t, people, version, edit, nil)
+}
+
+func buildTestWith(t *testing.T, people []Person, version string, edit func(*config.Config), list *federation.List) *Desired {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(testConfig))
 	if err != nil {
@@ -78,7 +98,9 @@ func buildTest(t *testing.T, people []Person, version string, edit func(*config.
 	if edit != nil {
 		edit(cfg)
 	}
-	d, err := Build(cfg, people, testEnv(version))
+	env := testEnv(version)
+	env.Federation = list
+	d, err := Build(cfg, people, env)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -132,6 +154,8 @@ func TestPlanGolden(t *testing.T) {
 		// the unedited test config and people.
 		current func(c *Current)
 		opts    *Options
+		// list is the federation list of the desired state.
+		list *federation.List
 	}{
 		{name: "empty homeservers get every account space room and membership", current: func(c *Current) {
 			c.Accounts, c.Rooms = map[id.UserID]*CurrentAccount{}, map[RoomKey]*CurrentRoom{}
@@ -191,6 +215,9 @@ func TestPlanGolden(t *testing.T) {
 			dup.Members = map[id.UserID]string{"@landesmessenger:land.test": "join", "@clehrer:land.test": "join"}
 			c.Duplicates = map[RoomKey][]*CurrentRoom{"hkm/allgemein": {&dup}}
 		}},
+		{name: "federation list allowing every pair changes nothing", list: testList(true, true)},
+		{name: "server dropped from the federation list leaves the shared room's acl and its people are removed", list: testList(false, true)},
+		{name: "external room on a server the list keeps inside admits listed partners only", list: testList(true, false)},
 		{name: "missing space child is added and a stale one removed", current: func(c *Current) {
 			sp := c.Rooms["hkm/space"]
 			delete(sp.Children, c.Rooms["hkm/mitteilungen"].ID)
@@ -203,7 +230,7 @@ func TestPlanGolden(t *testing.T) {
 			if people == nil {
 				people = testPeople()
 			}
-			want := buildTest(t, people, tc.version, tc.edit)
+			want := buildTestWith(t, people, tc.version, tc.edit, tc.list)
 			cur := converged(buildTest(t, testPeople(), tc.version, nil))
 			if tc.current != nil {
 				tc.current(cur)

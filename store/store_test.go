@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -130,6 +131,7 @@ func TestBackends(t *testing.T) {
 		{"SharedDatabaseChild", testSharedDatabaseChild},
 		{"ManagedAccountsAndRooms", testManagedAccountsAndRooms},
 		{"UpgradeFromV1", testUpgradeFromV1},
+		{"FederationList", testFederationList},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -533,7 +535,7 @@ func testUpgradeFromV1(t *testing.T, b backend) {
 	uri := b.newURI(t)
 	st := openStore(t, uri)
 	db := st.DB()
-	for _, table := range []string{"managed_account", "managed_room"} {
+	for _, table := range []string{"managed_account", "managed_room", "federation_list"} {
 		if _, err := db.Exec(ctx, "DROP TABLE "+table); err != nil {
 			t.Fatal(err)
 		}
@@ -542,10 +544,30 @@ func testUpgradeFromV1(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	again := openStore(t, uri)
-	for _, table := range []string{"managed_account", "managed_room"} {
+	for _, table := range []string{"managed_account", "managed_room", "federation_list"} {
 		exists, err := again.DB().TableExists(ctx, table)
 		if err != nil || !exists {
 			t.Errorf("after upgrade from v1: table %s exists=%v err=%v", table, exists, err)
 		}
+	}
+}
+
+func testFederationList(t *testing.T, b backend) {
+	ctx := context.Background()
+	st := openStore(t, b.newURI(t))
+	if fl, err := st.FederationList(ctx); err != nil || fl != nil {
+		t.Fatalf("FederationList() on an empty store = %+v, %v; want nil, nil", fl, err)
+	}
+	for _, v := range []int64{3, 4} {
+		if err := st.SaveFederationList(ctx, v, []byte(fmt.Sprintf(`{"version": %d}`, v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fl, err := st.FederationList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl == nil || fl.Version != 4 || string(fl.Document) != `{"version": 4}` || time.Since(fl.AcceptedAt) > time.Minute {
+		t.Errorf("FederationList() = %+v, want version 4 just accepted", fl)
 	}
 }

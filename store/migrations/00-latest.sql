@@ -1,4 +1,4 @@
--- v0 -> v2: Latest revision
+-- v0 -> v3: Latest revision
 
 -- homeserver_session keeps the login of the service account per homeserver,
 -- so that a restart reuses it instead of logging in again.
@@ -43,4 +43,14 @@ CREATE TABLE managed_room (
 	room_id    TEXT   NOT NULL,
 	applied    TEXT   NOT NULL,
 	updated_at BIGINT NOT NULL
+);
+
+-- federation_list keeps the last federation list serve accepted (signed,
+-- verified, not older than the one before), so that a bad or expired list
+-- after a restart still finds the last good one. One row.
+CREATE TABLE federation_list (
+	id          INTEGER PRIMARY KEY,
+	version     BIGINT  NOT NULL,
+	document    TEXT    NOT NULL,
+	accepted_at BIGINT  NOT NULL
 );
