@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -152,7 +153,9 @@ type Error struct {
 	Detail string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("federation list refused: %s: %s", e.Reason, e.Detail) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("federation list refused: %s: %s", e.Reason, e.Detail)
+}
 
 // ReasonOf returns the reason of a refusal, or "" if err is not one.
 func ReasonOf(err error) Reason {
@@ -293,6 +296,22 @@ func marshalOrdered(obj map[string]json.RawMessage) ([]byte, error) {
 // does not match the signature: changed after signing, or forged),
 // expired or not yet valid.
 func Verify(doc []byte, keys []PublicKey, now time.Time) (*List, error) {
+	l, err := VerifySignature(doc, keys)
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(l.ExpiresAt) {
+		return nil, refuse(ReasonExpired, "version %d expired at %s", l.Version, l.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if l.IssuedAt.After(now.Add(clockSkew)) {
+		return nil, refuse(ReasonNotYetValid, "version %d is issued at %s, in the future", l.Version, l.IssuedAt.UTC().Format(time.RFC3339))
+	}
+	return l, nil
+}
+
+// VerifySignature checks a signed list like Verify but not its validity
+// period: for a list accepted before, kept as the last good one.
+func VerifySignature(doc []byte, keys []PublicKey) (*List, error) {
 	obj, sigs, err := splitSigned(doc)
 	if err != nil {
 		return nil, err
@@ -331,15 +350,33 @@ func Verify(doc []byte, keys []PublicKey, now time.Time) (*List, error) {
 	if !ed25519.Verify(key.Key, msg, raw) {
 		return nil, refuse(ReasonBadSignature, "the content does not match the signature of %s: the list was changed after signing", key.ID)
 	}
-	l, err := parseContent(obj)
+	return parseContent(obj)
+}
+
+// Accept verifies doc like Verify and decides whether it replaces cur, the
+// list in force (nil if none): a newer version replaces it (changed is
+// true); the same version with the same content keeps cur; an older
+// version, or the same version with other content, is refused with
+// ReasonRollback, so a replayed old list cannot widen access again.
+func Accept(doc []byte, keys []PublicKey, now time.Time, cur *List) (l *List, changed bool, err error) {
+	l, err = Verify(doc, keys, now)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if !now.Before(l.ExpiresAt) {
-		return nil, refuse(ReasonExpired, "version %d expired at %s", l.Version, l.ExpiresAt.UTC().Format(time.RFC3339))
+	switch {
+	case cur == nil || l.Version > cur.Version:
+		return l, true, nil
+	case l.Version < cur.Version:
+		return nil, false, refuse(ReasonRollback, "version %d is older than version %d in force", l.Version, cur.Version)
+	case !reflect.DeepEqual(normalized(l), normalized(cur)):
+		return nil, false, refuse(ReasonRollback, "version %d differs from the version %d in force: a changed list needs a higher version", l.Version, cur.Version)
 	}
-	if l.IssuedAt.After(now.Add(clockSkew)) {
-		return nil, refuse(ReasonNotYetValid, "version %d is issued at %s, in the future", l.Version, l.IssuedAt.UTC().Format(time.RFC3339))
-	}
-	return l, nil
+	return cur, false, nil
+}
+
+// normalized returns l with its times in UTC, for comparison.
+func normalized(l *List) List {
+	n := *l
+	n.IssuedAt, n.ExpiresAt = l.IssuedAt.UTC(), l.ExpiresAt.UTC()
+	return n
 }

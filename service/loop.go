@@ -67,12 +67,22 @@ func (s *Service) reconcileLoop(ctx context.Context, eng *reconcile.Engine) {
 			return
 		case <-tick.C:
 		}
+		if k := s.lists; k != nil && eng.Config.Federation != nil && k.Due() {
+			// A new list changes room ACLs: reconcile at once.
+			if changed, err := k.Refresh(ctx); err == nil && changed {
+				log.Info("federation list changed; reconciling")
+				next = time.Now()
+			}
+		}
 		if now := modTimes(files); !equalStamps(now, stamps) {
 			stamps = now
 			if cfg, err := config.Load(eng.Config.Path); err != nil {
 				log.WithError(err).Error("changed configuration is invalid; keeping the previous one")
 			} else {
-				log.Info("configuration or directory changed; reconciling")
+				log.Info("configuration, directory or federation list changed; reconciling")
+				if s.lists != nil {
+					s.lists.fetched = time.Time{} // fetch the list again now
+				}
 				eng.Config = cfg
 				files = watchedFiles(cfg)
 				stamps = modTimes(files)
@@ -122,6 +132,9 @@ func (s *Service) reconcileOnce(ctx context.Context, eng *reconcile.Engine, log 
 // watchedFiles are the files whose change triggers a reconcile.
 func watchedFiles(cfg *config.Config) []string {
 	files := []string{cfg.Path}
+	if f := cfg.Federation; f != nil && !f.IsURL() {
+		files = append(files, f.List)
+	}
 	for _, d := range cfg.Directory {
 		if d.Type == config.SourceFile {
 			files = append(files, d.Path)

@@ -1,9 +1,11 @@
 package service
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/federation"
 	"github.com/landesmessenger/landesmessenger/homeserver"
 	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
 )
@@ -27,7 +29,33 @@ func (s *Service) Provisioning() (*reconcile.Engine, error) {
 		// Room version 12 when every homeserver supports it.
 		version = "12"
 	}
-	return &reconcile.Engine{Config: s.Config, Homeservers: hss, Store: s.Store, Log: s.log.WithField("component", "provisioning"), RoomVersion: version}, nil
+	return &reconcile.Engine{
+		Config: s.Config, Homeservers: hss, Store: s.Store, Log: s.log.WithField("component", "provisioning"),
+		RoomVersion: version, FederationList: s.federationList,
+	}, nil
+}
+
+// federationList returns the federation list in force for cfg, fetching
+// it again when its refresh interval has passed; nil if cfg configures
+// none.
+func (s *Service) federationList(ctx context.Context, cfg *config.Config) (*federation.List, error) {
+	if cfg.Federation == nil {
+		return nil, nil
+	}
+	if s.lists == nil {
+		k := &ListKeeper{Config: cfg.Federation, Store: s.Store, Log: s.log.WithField("component", "federation")}
+		if err := k.Load(ctx); err != nil {
+			return nil, err
+		}
+		s.lists = k
+	}
+	s.lists.Config = cfg.Federation
+	if s.lists.Due() {
+		if _, err := s.lists.Refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s.lists.Current(), nil
 }
 
 // Writes returns the write requests made to the homeservers so far.

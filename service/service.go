@@ -122,6 +122,8 @@ type Service struct {
 	Targets []Target
 	log     logrus.FieldLogger
 	runID   int64
+	// lists keeps the federation list in force, if one is configured.
+	lists *ListKeeper
 }
 
 // Start opens the database, applies its migrations, and connects to every

@@ -9,6 +9,7 @@ import (
 
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/directory"
+	"github.com/landesmessenger/landesmessenger/federation"
 	"github.com/landesmessenger/landesmessenger/provisioning"
 	"github.com/landesmessenger/landesmessenger/store"
 )
@@ -21,6 +22,10 @@ type Engine struct {
 	Log         logrus.FieldLogger
 	// RoomVersion of new rooms; provisioning.DefaultRoomVersion if empty.
 	RoomVersion string
+	// FederationList, if set, returns the Land's federation list in force
+	// for the configuration (nil when it configures none). An error stops
+	// the plan: rooms are never planned without a list that is required.
+	FederationList func(ctx context.Context, cfg *config.Config) (*federation.List, error)
 }
 
 // Outcome is a computed plan with what it was computed from.
@@ -122,7 +127,13 @@ func (e *Engine) Plan(ctx context.Context, opts provisioning.Options) (*Outcome,
 	for _, p := range problems {
 		e.Log.WithField("record", p.Source).Warn("directory record skipped: " + p.Msg)
 	}
-	want, err := provisioning.Build(e.Config, people, e.Environment())
+	env := e.Environment()
+	if e.FederationList != nil {
+		if env.Federation, err = e.FederationList(ctx, e.Config); err != nil {
+			return nil, err
+		}
+	}
+	want, err := provisioning.Build(e.Config, people, env)
 	if err != nil {
 		return nil, err
 	}
