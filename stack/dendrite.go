@@ -82,7 +82,8 @@ func writeAppservice(s *serverLayout) (regFile, tokenFile string, err error) {
 // only). Key perspectives are empty so nothing asks matrix.org, and TLS
 // validation is off for federation between the stack's self-signed servers.
 // The appservice reference names appserviceConfigFile; an empty name leaves
-// the list of appservices empty.
+// the list of appservices empty. Federation is off when the server's
+// settings disable it.
 func dendriteConfig(s *serverLayout, sharedSecret, appserviceConfigFile string) string {
 	db := func(name string) string {
 		return fmt.Sprintf("\n  database:\n    connection_string: file:%s", filepath.Join(s.dir, name+".db"))
@@ -95,7 +96,7 @@ global:
   private_key: %q
   key_validity_period: 168h0m0s
   trusted_third_party_id_servers: []
-  disable_federation: false
+  disable_federation: %t
   presence:
     enable_inbound: false
     enable_outbound: false
@@ -138,7 +139,7 @@ user_api:
 logging:
   - type: std
     level: info
-`, s.serverName, s.signingKey, filepath.Join(s.dir, "jetstream"), quoteOptional(appserviceConfigFile), sharedSecret,
+`, s.serverName, s.signingKey, s.fed != nil && s.fed.DisableFederation, filepath.Join(s.dir, "jetstream"), quoteOptional(appserviceConfigFile), sharedSecret,
 		db("federationapi"), db("keyserver"), filepath.Join(s.dir, "media"), db("mediaapi"),
 		db("mscs"), db("relayapi"), db("roomserver"), db("syncapi"), filepath.Join(s.dir, "userapi_accounts.db"))
 	return b.String()
@@ -152,8 +153,13 @@ func quoteOptional(s string) string {
 }
 
 // startDendrite writes the server's appservice registration and
-// configuration and starts it. It records the appservice's token file in s.
-func startDendrite(exe string, s *serverLayout, sharedSecret string) (*process, error) {
+// configuration and starts it, with its federation listener behind the gate
+// if it has one. It records the appservice's token file in s.
+func startDendrite(exe string, s *serverLayout) (*process, error) {
+	sharedSecret, err := readTrimmed(s.sharedSecretFile)
+	if err != nil {
+		return nil, err
+	}
 	asFile, tokenFile, err := writeAppservice(s)
 	if err != nil {
 		return nil, fmt.Errorf("appservice registration of %s: %w", s.name, err)
@@ -166,7 +172,7 @@ func startDendrite(exe string, s *serverLayout, sharedSecret string) (*process, 
 	cmd := exec.Command(exe,
 		"-config", conf,
 		"-http-bind-address", s.clientAddr(),
-		"-https-bind-address", s.federationAddr(),
+		"-https-bind-address", s.federationListenAddr(),
 		"-tls-cert", s.tlsCert,
 		"-tls-key", s.tlsKey,
 	)

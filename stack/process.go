@@ -45,27 +45,51 @@ func startProcess(name string, cmd *exec.Cmd, logFile string) (*process, error) 
 // waitHTTP polls url until it answers 200 OK, the process exits, or the
 // timeout passes. Errors name the server and carry the tail of its log.
 func (p *process) waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return p.waitUntil(ctx, "answer "+url, timeout, func(ctx context.Context) bool {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// waitTCP waits like waitHTTP until addr accepts TCP connections.
+func (p *process) waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
+	var d net.Dialer
+	return p.waitUntil(ctx, "accept connections on "+addr, timeout, func(ctx context.Context) bool {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false
+		}
+		conn.Close()
+		return true
+	})
+}
+
+// waitUntil polls ready until it holds, the process exits, or the timeout
+// passes. Errors say what the process did not do and carry the tail of its
+// log.
+func (p *process) waitUntil(ctx context.Context, what string, timeout time.Duration, ready func(context.Context) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
+	for !ready(ctx) {
 		select {
 		case err := <-p.exited:
 			return fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.name, err, p.log, tail(p.log, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer %s within %s; last lines of %s:\n%s", p.name, url, timeout, p.log, tail(p.log, 20))
+			return fmt.Errorf("%s did not %s within %s; last lines of %s:\n%s", p.name, what, timeout, p.log, tail(p.log, 20))
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
 // tail returns the last n lines of a file, or a note why it cannot.

@@ -23,26 +23,67 @@ import (
 
 // Ports every stack server listens on, each server on a loopback address of
 // its own. Federation uses the Matrix default port, so a server name is a
-// bare IP literal and server ACLs (which ignore ports) tell servers apart.
+// bare IP literal and server ACLs (which ignore ports) tell servers apart. A
+// server behind a federation gate listens for federation on
+// gatedFederationPort, and the gate on federationPort.
 const (
-	clientPort     = 8008
-	federationPort = 8448
-	postgresPort   = 5432
+	clientPort          = 8008
+	federationPort      = 8448
+	gatedFederationPort = 8449
+	postgresPort        = 5432
 )
 
 // Options says what stack to start.
 type Options struct {
 	// Dir holds the stack's state, keys, databases and logs.
 	Dir string
-	// Kind is the homeserver implementation.
+	// Kind is the homeserver implementation of every server not in Kinds.
 	Kind Kind
+	// Kinds overrides Kind per homeserver name, e.g. {"land": Synapse}.
+	Kinds map[string]Kind
 	// Homeservers are the names of the homeservers to run, from the config.
 	Homeservers []string
 	// ServiceLocalpart is the localpart of the admin account made on every
 	// server for Landesmessenger; "landesmessenger" if empty.
 	ServiceLocalpart string
+	// Federation, if set, is called once the servers' names are known (after the
+	// network is allocated, before any server starts) with homeserver name -> Matrix
+	// server name, and returns the federation settings of each homeserver
+	// (a missing name means no restriction).
+	Federation func(serverNames map[string]string) (map[string]FederationSettings, error)
+	// GateArgs is the command of the federation gate (argv, e.g. [exe "federation" "gate" "--list" F "--public-key" P]);
+	// the stack appends --listen IP:8448 --upstream https://IP:8449 --tls-cert C --tls-key K --server-name S.
+	GateArgs []string
 	// Log receives progress.
 	Log logrus.FieldLogger
+}
+
+// serverKinds returns the kind of every homeserver of o by name, and the
+// stack's kind: the kind all servers share, else Mixed.
+func (o *Options) serverKinds() (map[string]Kind, Kind, error) {
+	kinds := make(map[string]Kind, len(o.Homeservers))
+	for _, name := range o.Homeservers {
+		kinds[name] = o.Kind
+	}
+	for name, k := range o.Kinds {
+		if _, ok := kinds[name]; !ok {
+			return nil, "", fmt.Errorf("homeserver kind given for %q, which is not a homeserver of the stack", name)
+		}
+		kinds[name] = k
+	}
+	var stackKind Kind
+	for _, name := range o.Homeservers {
+		k := kinds[name]
+		if k != Dendrite && k != Synapse {
+			return nil, "", fmt.Errorf("homeserver %s: unknown homeserver kind %q", name, k)
+		}
+		if stackKind == "" {
+			stackKind = k
+		} else if stackKind != k {
+			stackKind = Mixed
+		}
+	}
+	return kinds, stackKind, nil
 }
 
 // serverLayout is where one server lives on disk and on the network.
@@ -53,15 +94,36 @@ type serverLayout struct {
 	// appserviceTokenFile holds the as_token of the stack's appservice
 	// (Dendrite only; set by startDendrite).
 	appserviceTokenFile string
+	// fed is what applies of the server's federation settings; nil means
+	// no restriction.
+	fed *FederationSettings
+	// roomVersion, if set, is the version of the rooms the server creates
+	// (Synapse only; see dendriteRoomVersion).
+	roomVersion string
 }
 
 func (s *serverLayout) clientAddr() string {
 	return net.JoinHostPort(s.ip, strconv.Itoa(clientPort))
 }
 
+// federationAddr is the server's public federation address.
 func (s *serverLayout) federationAddr() string {
 	return net.JoinHostPort(s.ip, strconv.Itoa(federationPort))
 }
+
+// gated reports whether a federation gate stands in front of the server.
+func (s *serverLayout) gated() bool { return s.fed != nil && s.fed.Gate }
+
+// federationListenAddr is where the homeserver itself listens for
+// federation: behind the gate when it has one.
+func (s *serverLayout) federationListenAddr() string {
+	if s.gated() {
+		return net.JoinHostPort(s.ip, strconv.Itoa(gatedFederationPort))
+	}
+	return s.federationAddr()
+}
+
+func (s *serverLayout) gateLogFile() string { return filepath.Join(s.dir, "gate.log") }
 
 // network is the stack's loopback subnet 127.A.B.0/24, kept in
 // DIR/KIND/network.json so server names stay the same across restarts.
@@ -75,14 +137,17 @@ func (n network) host(i int) string { return fmt.Sprintf("%s.%d", n.Prefix, i) }
 func (n network) postgresIP() string    { return n.host(9) }
 func (n network) serverIP(i int) string { return n.host(10 + i) }
 
-func (n network) free(count int, kind Kind) bool {
+// free reports whether count servers (with a gate or not) and, if
+// withPostgres, PostgreSQL can listen on n now.
+func (n network) free(count int, withPostgres bool) bool {
 	for i := 0; i < count; i++ {
-		if !portFree(net.JoinHostPort(n.serverIP(i), strconv.Itoa(clientPort))) ||
-			!portFree(net.JoinHostPort(n.serverIP(i), strconv.Itoa(federationPort))) {
-			return false
+		for _, port := range []int{clientPort, federationPort, gatedFederationPort} {
+			if !portFree(net.JoinHostPort(n.serverIP(i), strconv.Itoa(port))) {
+				return false
+			}
 		}
 	}
-	return kind != Synapse || portFree(net.JoinHostPort(n.postgresIP(), strconv.Itoa(postgresPort)))
+	return !withPostgres || portFree(net.JoinHostPort(n.postgresIP(), strconv.Itoa(postgresPort)))
 }
 
 func shortHash(s string) string {
@@ -93,14 +158,14 @@ func shortHash(s string) string {
 // allocateNetwork returns the stack's subnet: the one it had before, else a
 // free one derived from the directory's path, so that stacks in different
 // directories (the demo, parallel tests) do not collide.
-func allocateNetwork(kindDir string, count int, kind Kind) (network, error) {
+func allocateNetwork(kindDir string, count int, withPostgres bool) (network, error) {
 	file := filepath.Join(kindDir, "network.json")
 	if data, err := os.ReadFile(file); err == nil {
 		var n network
 		if err := json.Unmarshal(data, &n); err != nil {
 			return n, fmt.Errorf("%s: %w", file, err)
 		}
-		if !n.free(count, kind) {
+		if !n.free(count, withPostgres) {
 			return n, fmt.Errorf("the addresses of this stack (%s.0/24) are in use: is it running already, or another program on them?", n.Prefix)
 		}
 		return n, nil
@@ -110,7 +175,7 @@ func allocateNetwork(kindDir string, count int, kind Kind) (network, error) {
 	for try := uint32(0); try < 64; try++ {
 		v := seed + try*7919
 		n := network{Prefix: fmt.Sprintf("127.%d.%d", 16+v%200, (v>>8)%256)}
-		if n.free(count, kind) {
+		if n.free(count, withPostgres) {
 			data, _ := json.Marshal(n)
 			return n, os.WriteFile(file, data, 0o644)
 		}
@@ -118,17 +183,36 @@ func allocateNetwork(kindDir string, count int, kind Kind) (network, error) {
 	return network{}, errors.New("no free loopback subnet found for the stack")
 }
 
+// serversDir is the folder of the servers of kind in a stack of stackKind
+// whose files live in kindDir (DIR/KIND): kindDir itself, or for a mixed
+// stack a folder per kind, so that a server whose kind changes between runs
+// never finds the other kind's keys and databases.
+func serversDir(kindDir string, stackKind, kind Kind) string {
+	if stackKind == Mixed {
+		return filepath.Join(kindDir, string(kind))
+	}
+	return kindDir
+}
+
 // Up starts the stack described by opts and returns its state, also written
 // to DIR/stack.json. It installs what is missing into the cache folder first.
-// If the stack is already running it is left as it is. On failure every
-// process it started is stopped again, and the error names the server that
-// failed with the tail of its log.
+// If the stack is already running with the same servers of the same kinds it
+// is left as it is. On failure every process it started is stopped again,
+// and the error names the server that failed with the tail of its log.
+//
+// A stack of one kind lives in DIR/KIND, a mixed one in DIR/mixed/KIND; a
+// server's files are in the folder of its name below that. PostgreSQL runs
+// when any server is a Synapse, with a database for each of them.
 func Up(ctx context.Context, opts Options) (*State, error) {
 	if len(opts.Homeservers) == 0 {
 		return nil, errors.New("no homeservers to start")
 	}
 	if opts.ServiceLocalpart == "" {
 		opts.ServiceLocalpart = "landesmessenger"
+	}
+	kinds, stackKind, err := opts.serverKinds()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
@@ -138,38 +222,53 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		return nil, fmt.Errorf("create stack folder: %w", err)
 	}
 	if st, err := Load(dir); err == nil {
-		running := st.running()
+		up, anyAlive := st.running()
 		switch {
-		case running == len(st.Homeservers) && st.Kind == opts.Kind:
+		case up == len(st.Homeservers) && st.hasKinds(opts.Homeservers, kinds):
 			opts.Log.WithField("dir", dir).Info("stack already running")
 			return st, nil
-		case running > 0:
-			return nil, fmt.Errorf("a %s stack partly runs in %s (%d of %d servers): run `landesmessenger stack down` first", st.Kind, dir, running, len(st.Homeservers))
+		case up == len(st.Homeservers):
+			return nil, fmt.Errorf("a %s stack with other homeservers or kinds runs in %s: run `landesmessenger stack down` first", st.Kind, dir)
+		case anyAlive:
+			return nil, fmt.Errorf("a %s stack partly runs in %s (%d of %d servers): run `landesmessenger stack down` first", st.Kind, dir, up, len(st.Homeservers))
 		}
 	}
 
-	var exe string
-	switch opts.Kind {
-	case Dendrite:
-		exe, err = EnsureDendrite(ctx, opts.Log)
-	case Synapse:
-		exe, err = EnsureSynapse(ctx, opts.Log)
-	default:
-		err = fmt.Errorf("unknown homeserver kind %q", opts.Kind)
+	// Only what the stack runs is installed: Dendrite, Synapse or both.
+	exes := make(map[Kind]string)
+	for _, name := range opts.Homeservers {
+		k := kinds[name]
+		if _, done := exes[k]; done {
+			continue
+		}
+		install := EnsureDendrite
+		if k == Synapse {
+			install = EnsureSynapse
+		}
+		if exes[k], err = install(ctx, opts.Log); err != nil {
+			return nil, err
+		}
 	}
+	_, withPostgres := exes[Synapse]
+
+	kindDir := filepath.Join(dir, string(stackKind))
+	if err := os.MkdirAll(kindDir, 0o755); err != nil {
+		return nil, err
+	}
+	nw, err := allocateNetwork(kindDir, len(opts.Homeservers), withPostgres)
+	if err != nil {
+		return nil, err
+	}
+	serverNames := make(map[string]string, len(opts.Homeservers))
+	for i, name := range opts.Homeservers {
+		serverNames[name] = nw.serverIP(i)
+	}
+	fed, err := federationSettings(&opts, serverNames, kinds)
 	if err != nil {
 		return nil, err
 	}
 
-	kindDir := filepath.Join(dir, string(opts.Kind))
-	if err := os.MkdirAll(kindDir, 0o755); err != nil {
-		return nil, err
-	}
-	nw, err := allocateNetwork(kindDir, len(opts.Homeservers), opts.Kind)
-	if err != nil {
-		return nil, err
-	}
-	st := &State{Kind: opts.Kind, Dir: dir}
+	st := &State{Kind: stackKind, Dir: dir}
 	fail := func(err error) (*State, error) {
 		if derr := st.stop(opts.Log); derr != nil {
 			opts.Log.WithError(derr).Warn("cleaning up after a failed start")
@@ -179,12 +278,18 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	}
 
 	var pgPassword string
-	if opts.Kind == Synapse {
-		dbs := make([]string, len(opts.Homeservers))
-		for i, name := range opts.Homeservers {
-			dbs[i] = synapseDatabase(name)
+	if withPostgres {
+		var dbs []string
+		for _, name := range opts.Homeservers {
+			if kinds[name] == Synapse {
+				dbs = append(dbs, synapseDatabase(name))
+			}
 		}
-		pg, err := StartPostgres(ctx, opts.Log, kindDir, nw.postgresIP(), postgresPort, dbs)
+		pgDir := serversDir(kindDir, stackKind, Synapse)
+		if err := os.MkdirAll(pgDir, 0o755); err != nil {
+			return fail(err)
+		}
+		pg, err := StartPostgres(ctx, opts.Log, pgDir, nw.postgresIP(), postgresPort, dbs)
 		st.Postgres = pg
 		if err != nil {
 			return fail(err)
@@ -198,22 +303,23 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	}
 
 	procs := make([]*process, len(opts.Homeservers))
+	gates := make([]*process, len(opts.Homeservers))
 	layouts := make([]*serverLayout, len(opts.Homeservers))
 	for i, name := range opts.Homeservers {
-		l, err := prepareServer(kindDir, name, nw.serverIP(i), opts.Kind)
+		kind := kinds[name]
+		l, err := prepareServer(serversDir(kindDir, stackKind, kind), name, serverNames[name], kind)
 		if err != nil {
 			return fail(fmt.Errorf("prepare %s: %w", name, err))
 		}
-		layouts[i] = l
-		secret, err := readTrimmed(l.sharedSecretFile)
-		if err != nil {
-			return fail(err)
+		layouts[i], l.fed = l, fed[name]
+		if _, withDendrite := exes[Dendrite]; withDendrite && kind == Synapse {
+			l.roomVersion = dendriteRoomVersion
 		}
 		var p *process
-		if opts.Kind == Dendrite {
-			p, err = startDendrite(exe, l, secret)
+		if kind == Dendrite {
+			p, err = startDendrite(exes[kind], l)
 		} else {
-			p, err = startSynapse(exe, l, st.Postgres, pgPassword)
+			p, err = startSynapse(exes[kind], l, st.Postgres, pgPassword)
 		}
 		if err != nil {
 			return fail(err)
@@ -221,6 +327,7 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		procs[i] = p
 		st.Homeservers = append(st.Homeservers, Server{
 			Name:                         name,
+			Kind:                         kind,
 			ServerName:                   l.serverName,
 			ClientURL:                    "http://" + l.clientAddr(),
 			FederationURL:                "https://" + l.federationAddr(),
@@ -230,7 +337,17 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 			AppserviceTokenFile:          l.appserviceTokenFile,
 			PID:                          p.pid,
 			LogFile:                      l.logFile,
+			Federation:                   l.fed,
 		})
+		if l.gated() {
+			g, err := startGate(opts.GateArgs, l)
+			if err != nil {
+				return fail(err)
+			}
+			gates[i] = g
+			hs := &st.Homeservers[i]
+			hs.GatePID, hs.GateProgram, hs.GateLogFile = g.pid, gateProgram(opts.GateArgs), g.log
+		}
 		// Saved after every start, so `stack down` finds what a crashed
 		// `stack up` left behind.
 		if err := st.save(dir); err != nil {
@@ -238,19 +355,21 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		}
 	}
 
-	timeout := 60 * time.Second
-	if opts.Kind == Synapse {
-		timeout = 180 * time.Second
-	}
 	errs := make([]error, len(procs))
 	var wg sync.WaitGroup
 	for i, p := range procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = p.waitHTTP(ctx, st.Homeservers[i].ClientURL+"/_matrix/client/versions", timeout)
+			hs := &st.Homeservers[i]
+			if g := gates[i]; g != nil {
+				if errs[i] = g.waitTCP(ctx, layouts[i].federationAddr(), 30*time.Second); errs[i] != nil {
+					return
+				}
+			}
+			errs[i] = p.waitHTTP(ctx, hs.ClientURL+"/_matrix/client/versions", startTimeout(hs.Kind))
 			if errs[i] == nil {
-				errs[i] = ensureServiceAccount(ctx, &st.Homeservers[i], opts.ServiceLocalpart)
+				errs[i] = ensureServiceAccount(ctx, hs, opts.ServiceLocalpart)
 			}
 		}()
 	}
@@ -264,10 +383,25 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	return st, nil
 }
 
+// dendriteRoomVersion is the newest room version Dendrite v0.13.8 knows.
+// Synapse creates rooms of a newer one by default (12, with room IDs
+// without a server name), which Dendrite can neither join nor parse, so the
+// Synapse servers of a stack with Dendrite servers create rooms of this one.
+const dendriteRoomVersion = "11"
+
+// startTimeout is how long a server of kind may take to answer after its
+// start; Synapse on a fresh database migrates its schema first.
+func startTimeout(kind Kind) time.Duration {
+	if kind == Synapse {
+		return 180 * time.Second
+	}
+	return 60 * time.Second
+}
+
 // prepareServer makes the folder, keys, certificate and shared secret of one
 // server, keeping those made before.
-func prepareServer(kindDir, name, ip string, kind Kind) (*serverLayout, error) {
-	d := filepath.Join(kindDir, name)
+func prepareServer(serversDir, name, ip string, kind Kind) (*serverLayout, error) {
+	d := filepath.Join(serversDir, name)
 	if err := os.MkdirAll(filepath.Join(d, "media"), 0o700); err != nil {
 		return nil, err
 	}
@@ -321,38 +455,80 @@ func readTrimmed(path string) (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
-// procName is what the command line of a server process of this kind contains.
-func (s *State) procName() string {
-	if s.Kind == Synapse {
+// procName is what the command line of a server process of kind contains.
+func procName(kind Kind) string {
+	if kind == Synapse {
 		return "synapse.app.homeserver"
 	}
 	return "dendrite"
 }
 
-// running counts the homeservers whose process runs.
-func (s *State) running() int {
-	n := 0
-	for _, hs := range s.Homeservers {
-		if alive(hs.PID, s.procName()) {
-			n++
-		}
-	}
-	return n
+// serverAlive reports whether the homeserver process of hs runs.
+func (s *State) serverAlive(hs *Server) bool {
+	return alive(hs.PID, procName(s.kindOf(hs)))
 }
 
-// stop stops every process of the state: homeservers first, then PostgreSQL.
+// gateAlive reports whether the federation gate of hs runs.
+func gateAlive(hs *Server) bool {
+	return hs.GatePID > 0 && hs.GateProgram != "" && alive(hs.GatePID, hs.GateProgram)
+}
+
+// running counts the homeservers whose processes (the server and its gate,
+// if it has one) all run, and reports whether any process of the stack runs,
+// PostgreSQL included.
+func (s *State) running() (up int, anyAlive bool) {
+	for i := range s.Homeservers {
+		hs := &s.Homeservers[i]
+		server, gate := s.serverAlive(hs), gateAlive(hs)
+		if server && (hs.GatePID == 0 || gate) {
+			up++
+		}
+		anyAlive = anyAlive || server || gate
+	}
+	if s.Postgres != nil && alive(s.Postgres.PID, "postgres") {
+		anyAlive = true
+	}
+	return up, anyAlive
+}
+
+// hasKinds reports whether s has exactly the homeservers names, each of the
+// kind kinds gives it.
+func (s *State) hasKinds(names []string, kinds map[string]Kind) bool {
+	if len(names) != len(s.Homeservers) {
+		return false
+	}
+	for _, name := range names {
+		hs, ok := s.Server(name)
+		if !ok || s.kindOf(hs) != kinds[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// stop stops every process of the state: each server's gate, then the
+// server, then PostgreSQL.
 func (s *State) stop(log logrus.FieldLogger) error {
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for _, hs := range s.Homeservers {
+	failed := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for i := range s.Homeservers {
+		hs := &s.Homeservers[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := stopPID(hs.PID, s.procName(), 20*time.Second); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("stop %s: %w", hs.Name, err))
-				mu.Unlock()
+			if hs.GatePID > 0 && hs.GateProgram != "" {
+				if err := stopPID(hs.GatePID, hs.GateProgram, 10*time.Second); err != nil {
+					failed(fmt.Errorf("stop the federation gate of %s: %w", hs.Name, err))
+				}
+			}
+			if err := stopPID(hs.PID, procName(s.kindOf(hs)), 20*time.Second); err != nil {
+				failed(fmt.Errorf("stop %s: %w", hs.Name, err))
 			}
 		}()
 	}
@@ -389,7 +565,8 @@ type ServerStatus struct {
 	Running bool
 }
 
-// Status reports which processes of the stack in dir run.
+// Status reports which processes of the stack in dir run: PostgreSQL, each
+// homeserver, and after it its federation gate, named NAME-gate.
 func Status(dir string) (*State, []ServerStatus, error) {
 	st, err := Load(dir)
 	if err != nil {
@@ -399,8 +576,12 @@ func Status(dir string) (*State, []ServerStatus, error) {
 	if pg := st.Postgres; pg != nil {
 		out = append(out, ServerStatus{Name: "postgres", URL: fmt.Sprintf("%s:%d", pg.Host, pg.Port), PID: pg.PID, Running: alive(pg.PID, "postgres")})
 	}
-	for _, hs := range st.Homeservers {
-		out = append(out, ServerStatus{Name: hs.Name, URL: hs.ClientURL, PID: hs.PID, Running: alive(hs.PID, st.procName())})
+	for i := range st.Homeservers {
+		hs := &st.Homeservers[i]
+		out = append(out, ServerStatus{Name: hs.Name, URL: hs.ClientURL, PID: hs.PID, Running: st.serverAlive(hs)})
+		if hs.GatePID > 0 {
+			out = append(out, ServerStatus{Name: hs.Name + "-gate", URL: hs.FederationURL, PID: hs.GatePID, Running: gateAlive(hs)})
+		}
 	}
 	return st, out, nil
 }
@@ -415,7 +596,8 @@ func Purge(dir string, log logrus.FieldLogger) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range []string{abs, filepath.Join(abs, string(Dendrite)), filepath.Join(abs, string(Synapse))} {
+	for _, d := range []string{abs, filepath.Join(abs, string(Dendrite)), filepath.Join(abs, string(Synapse)),
+		serversDir(filepath.Join(abs, string(Mixed)), Mixed, Synapse)} {
 		outside := filepath.Join(os.TempDir(), "landesmessenger-pg-"+shortHash(d))
 		if err := os.RemoveAll(outside); err != nil {
 			return err

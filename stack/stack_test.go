@@ -31,13 +31,21 @@ func testLogger(t *testing.T) logrus.FieldLogger {
 // folder and stops it when the test ends, checking that no process is left.
 func startStack(t *testing.T, kind Kind, names ...string) *State {
 	t.Helper()
+	return startStackWith(t, Options{Kind: kind, Homeservers: names})
+}
+
+// startStackWith starts the stack opts describes in a fresh folder (it sets
+// Dir and Log) and purges it when the test ends, checking that no process of
+// it is left.
+func startStackWith(t *testing.T, opts Options) *State {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
-	dir := t.TempDir()
+	opts.Dir, opts.Log = t.TempDir(), testLogger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	st, err := Up(ctx, Options{Dir: dir, Kind: kind, Homeservers: names, Log: testLogger(t)})
+	st, err := Up(ctx, opts)
 	if err != nil {
 		t.Fatalf("stack up: %v", err)
 	}
@@ -45,21 +53,34 @@ func startStack(t *testing.T, kind Kind, names ...string) *State {
 		if t.Failed() {
 			for _, hs := range st.Homeservers {
 				t.Logf("last lines of %s:\n%s", hs.LogFile, tail(hs.LogFile, 30))
+				if hs.GateLogFile != "" {
+					t.Logf("last lines of %s:\n%s", hs.GateLogFile, tail(hs.GateLogFile, 30))
+				}
 			}
 		}
-		if err := Purge(dir, testLogger(t)); err != nil {
+		if err := Purge(opts.Dir, testLogger(t)); err != nil {
 			t.Errorf("stack down: %v", err)
 		}
-		for _, hs := range st.Homeservers {
-			if alive(hs.PID, st.procName()) {
-				t.Errorf("%s (pid %d) still runs after stack down", hs.Name, hs.PID)
-			}
-		}
-		if st.Postgres != nil && alive(st.Postgres.PID, "postgres") {
-			t.Errorf("postgres (pid %d) still runs after stack down", st.Postgres.PID)
-		}
+		checkStopped(t, st)
 	})
 	return st
+}
+
+// checkStopped fails the test for every process of st that still runs.
+func checkStopped(t *testing.T, st *State) {
+	t.Helper()
+	for i := range st.Homeservers {
+		hs := &st.Homeservers[i]
+		if st.serverAlive(hs) {
+			t.Errorf("%s (pid %d) still runs after stack down", hs.Name, hs.PID)
+		}
+		if gateAlive(hs) {
+			t.Errorf("the federation gate of %s (pid %d) still runs after stack down", hs.Name, hs.GatePID)
+		}
+	}
+	if st.Postgres != nil && alive(st.Postgres.PID, "postgres") {
+		t.Errorf("postgres (pid %d) still runs after stack down", st.Postgres.PID)
+	}
 }
 
 // registerUser registers a fresh user on s through shared-secret

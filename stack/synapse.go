@@ -10,7 +10,9 @@ import (
 // synapseConfig renders a Synapse configuration for a stack server on the
 // stack's PostgreSQL. Loopback federation needs the loopback range allowed and
 // certificate checks off (the stack's certificates are self-signed); nothing
-// asks matrix.org for keys.
+// asks matrix.org for keys. The server's federation settings restrict whom it
+// federates with through federation_domain_whitelist; its room version, if
+// set, becomes default_room_version.
 func synapseConfig(s *serverLayout, pg *Postgres, pgPassword, database string) string {
 	return fmt.Sprintf(`# Written by landesmessenger stack up; rewritten on every start.
 server_name: %[1]q
@@ -89,11 +91,21 @@ rc_federation:
   sleep_delay: 1
   reject_limit: 1000
   concurrent: 100
-`,
+%[18]s%[19]s`,
 		s.serverName, filepath.Join(s.dir, "homeserver.pid"), s.clientAddr(),
 		clientPort, s.ip, federationPort, s.tlsCert, s.tlsKey,
 		pg.User, pgPassword, database, pg.Host, pg.Port,
-		filepath.Join(s.dir, "log.yaml"), filepath.Join(s.dir, "media"), s.signingKey, s.sharedSecretFile)
+		filepath.Join(s.dir, "log.yaml"), filepath.Join(s.dir, "media"), s.signingKey, s.sharedSecretFile,
+		synapseFederationConfig(s.fed), synapseRoomVersionConfig(s.roomVersion))
+}
+
+// synapseRoomVersionConfig renders the default_room_version line of a
+// Synapse configuration, or nothing for Synapse's default.
+func synapseRoomVersionConfig(version string) string {
+	if version == "" {
+		return ""
+	}
+	return fmt.Sprintf("default_room_version: %q\n", version)
 }
 
 const synapseLogConfig = `version: 1
