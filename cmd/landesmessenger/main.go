@@ -129,6 +129,7 @@ func main() {
 					return nil
 				},
 			},
+			federationCommand(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {
