@@ -226,7 +226,14 @@ func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak
 		}
 		r.Members = append(r.Members, uid)
 		if p.Role.leader() {
-			pl.Users[uid] = powerOf(p.Role)
+			level := powerOf(p.Role)
+			if r.Tenant == "" && b.tenantHost[p.Tenant] != r.Homeserver {
+				// A cross-tenant room is administered on its host: leaders
+				// of other homeservers moderate it, so that the service
+				// account can still remove them when they leave.
+				level = min(level, PowerModerator)
+			}
+			pl.Users[uid] = level
 		}
 	}
 	sort.Slice(r.Members, func(i, j int) bool { return r.Members[i] < r.Members[j] })

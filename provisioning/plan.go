@@ -310,6 +310,9 @@ func (p *planner) members(r *Room, c *CurrentRoom) {
 		if want[u] || p.service[u] || !p.removable(r, u) {
 			continue
 		}
+		if p.unremovable(r, c, u) {
+			continue
+		}
 		reason := "nicht mehr Mitglied laut Verzeichnis"
 		if slices.Contains(r.Excluded, u.Homeserver()) {
 			reason = "Server laut Föderationsliste nicht zugelassen"
@@ -320,6 +323,21 @@ func (p *planner) members(r *Room, c *CurrentRoom) {
 		}
 		p.add(RemoveMember{Base: Base{Tenant: r.Tenant, Homeserver: r.Homeserver}, Room: r.Key, User: u, Reason: reason})
 	}
+}
+
+// unremovable reports (and warns) whether u has as much power in c as the
+// service account, which Matrix's rules before room version 12 forbid it to
+// kick.
+func (p *planner) unremovable(r *Room, c *CurrentRoom, u id.UserID) bool {
+	if c.State.PowerLevels == nil || creatorHasPower(c.Version) {
+		return false
+	}
+	own, ok := c.State.PowerLevels.Users[p.want.Service[r.Homeserver]]
+	if !ok || c.State.PowerLevels.Users[u] < own {
+		return false
+	}
+	p.warn("%s should leave %s but has power %d, as much as the service account, which therefore cannot remove them; an admin must do that by hand", u, r.Key, c.State.PowerLevels.Users[u])
+	return true
 }
 
 // removable reports whether provisioning may remove u from r: anyone in

@@ -215,6 +215,15 @@ func TestPlanGolden(t *testing.T) {
 			dup.Members = map[id.UserID]string{"@landesmessenger:land.test": "join", "@clehrer:land.test": "join"}
 			c.Duplicates = map[RoomKey][]*CurrentRoom{"hkm/allgemein": {&dup}}
 		}},
+		{name: "admin of another homeserver only moderates a cross-tenant room", people: func() []Person {
+			p := testPeople()
+			p[3].Role = RoleAdmin
+			return p
+		}()},
+		{name: "member with the service account's power is not removed but reported", current: func(c *Current) {
+			c.Rooms["hmdis/leitung"].Members["@fremd:land.test"] = "join"
+			c.Rooms["hmdis/leitung"].State.PowerLevels.Users["@fremd:land.test"] = 100
+		}},
 		{name: "federation list allowing every pair changes nothing", list: testList(true, true)},
 		{name: "server dropped from the federation list leaves the shared room's acl and its people are removed", list: testList(false, true)},
 		{name: "external room on a server the list keeps inside admits listed partners only", list: testList(true, false)},

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -15,9 +13,6 @@ import (
 	"github.com/landesmessenger/landesmessenger/federation"
 	"github.com/landesmessenger/landesmessenger/store"
 )
-
-// maxListSize bounds a federation list document.
-const maxListSize = 4 << 20
 
 // ErrNoFederationList means a federation list is configured but none was
 // ever accepted: provisioning does not run, since room ACLs without the
@@ -36,8 +31,7 @@ type ListKeeper struct {
 	Log    logrus.FieldLogger
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
-	// HTTP fetches lists from https URLs; a client with a 30 s timeout if
-	// nil.
+	// HTTP fetches lists from https URLs (see federation.Fetch).
 	HTTP *http.Client
 	// Notify, if set, also receives what the log says about refused and
 	// accepted lists, e.g. for the Land's admin room.
@@ -62,13 +56,9 @@ func (k *ListKeeper) Current() *federation.List { return k.cur }
 
 // keys reads the trusted public keys.
 func (k *ListKeeper) keys() ([]federation.PublicKey, error) {
-	var keys []federation.PublicKey
-	for _, f := range k.Config.PublicKeyFiles {
-		pk, err := federation.ReadPublicKey(f)
-		if err != nil {
-			return nil, fmt.Errorf("federation: public key: %w", err)
-		}
-		keys = append(keys, pk)
+	keys, err := federation.ReadPublicKeys(k.Config.PublicKeyFiles)
+	if err != nil {
+		return nil, fmt.Errorf("federation: public key: %w", err)
 	}
 	return keys, nil
 }
@@ -105,7 +95,7 @@ func (k *ListKeeper) Due() bool {
 // (wrapping ErrNoFederationList) only when no list is in force at all.
 func (k *ListKeeper) Refresh(ctx context.Context) (changed bool, err error) {
 	k.fetched = k.now()
-	doc, err := k.fetch(ctx)
+	doc, err := federation.Fetch(ctx, k.HTTP, k.Config.List)
 	var l *federation.List
 	if err == nil {
 		var keys []federation.PublicKey
@@ -160,44 +150,4 @@ func (k *ListKeeper) notify(ctx context.Context, text string) {
 	if k.Notify != nil {
 		k.Notify(ctx, text)
 	}
-}
-
-// fetch reads the list from its file or https URL.
-func (k *ListKeeper) fetch(ctx context.Context) ([]byte, error) {
-	if !k.Config.IsURL() {
-		f, err := os.Open(k.Config.List)
-		if err != nil {
-			return nil, fmt.Errorf("federation list: %w", err)
-		}
-		defer f.Close()
-		return readLimited(f, k.Config.List)
-	}
-	client := k.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.Config.List, nil)
-	if err != nil {
-		return nil, fmt.Errorf("federation list: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("federation list: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("federation list: GET %s: %s", k.Config.List, resp.Status)
-	}
-	return readLimited(resp.Body, k.Config.List)
-}
-
-func readLimited(r io.Reader, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxListSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("federation list %s: %w", name, err)
-	}
-	if len(data) > maxListSize {
-		return nil, fmt.Errorf("federation list %s: larger than %d bytes", name, maxListSize)
-	}
-	return data, nil
 }

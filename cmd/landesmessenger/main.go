@@ -67,9 +67,14 @@ func main() {
 					{
 						Name:      "up",
 						Usage:     "start one homeserver per configured homeserver, federating over TLS; installs what is missing into the cache folder",
-						UsageText: "landesmessenger stack up -c FILE [--dir DIR] [--homeserver dendrite|synapse]",
+						UsageText: "landesmessenger stack up -c FILE [--dir DIR] [--homeserver dendrite|synapse] [--kind NAME=KIND ...] [--federation-template FILE]",
 						Flags: []cli.Flag{configFlag(), stackDirFlag(), &cli.StringFlag{
 							Name: "homeserver", Value: string(stack.Dendrite), Usage: "homeserver kind: dendrite (embedded default) or synapse (on PostgreSQL)",
+						}, &cli.StringSliceFlag{
+							Name: "kind", Usage: "kind of one homeserver, overriding --homeserver, e.g. land=synapse (repeatable): a mixed stack",
+						}, &cli.StringFlag{
+							Name: "federation-template", Value: "config/federation.json",
+							Usage: "with a federation section in the config: the federation list the stack signs for its server names (written to DIR/federation/list.json, key DIR/federation/signing.key)",
 						}},
 						Action: stackUp,
 					},
@@ -280,7 +285,7 @@ func stackUp(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	kind, err := stack.ParseKind(c.String("homeserver"))
+	kind, kinds, err := stack.ParseKinds(c.String("homeserver"), c.StringSlice("kind"))
 	if err != nil {
 		return err
 	}
@@ -288,13 +293,25 @@ func stackUp(c *cli.Context) error {
 	for i, hs := range cfg.Homeservers {
 		names[i] = string(hs.Name)
 	}
+	for name := range kinds {
+		if _, ok := cfg.Homeserver(config.HomeserverName(name)); !ok {
+			return fmt.Errorf("--kind %s: no homeserver %q in %s", name, name, cfg.Path)
+		}
+	}
+	fed, gate, err := stackFederation(cfg, c.String("dir"), c.String("federation-template"), kind, kinds)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	st, err := stack.Up(ctx, stack.Options{
 		Dir:              c.String("dir"),
 		Kind:             kind,
+		Kinds:            kinds,
 		Homeservers:      names,
 		ServiceLocalpart: cfg.Homeservers[0].ServiceAccount.Localpart,
+		Federation:       fed,
+		GateArgs:         gate,
 		Log:              log,
 	})
 	if err != nil {

@@ -93,6 +93,13 @@ type provStack struct {
 // is left. A stack that does not start fails the test.
 func upProvStack(t *testing.T, bin, kind string) *provStack {
 	t.Helper()
+	return upStack(t, bin, kind, "--homeserver", kind)
+}
+
+// upStack starts the example's stack with the stack up arguments args;
+// kind is the kind stack.json must then record ("mixed" for a mixed one).
+func upStack(t *testing.T, bin, kind string, args ...string) *provStack {
+	t.Helper()
 	dir := t.TempDir()
 	s := &provStack{bin: bin, kind: kind, dir: dir, env: []string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn"}}
 	t.Cleanup(func() {
@@ -107,6 +114,11 @@ func upProvStack(t *testing.T, bin, kind string) *provStack {
 					}
 				}
 				t.Logf("errors in %s (last 10):\n%s", hs.LogFile, strings.Join(problems[max(0, len(problems)-10):], "\n"))
+				if hs.GateLogFile != "" {
+					data, _ := os.ReadFile(hs.GateLogFile)
+					lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+					t.Logf("%s (last 10):\n%s", hs.GateLogFile, strings.Join(lines[max(0, len(lines)-10):], "\n"))
+				}
 			}
 		}
 		if stdout, stderr, code := run(t, bin, s.env, "stack", "down", "--purge"); code != 0 {
@@ -118,6 +130,9 @@ func upProvStack(t *testing.T, bin, kind string) *provStack {
 		pids := map[string]int{}
 		for _, hs := range st.Homeservers {
 			pids[hs.Name] = hs.PID
+			if hs.GatePID != 0 {
+				pids[hs.Name+"-gate"] = hs.GatePID
+			}
 		}
 		if st.Postgres != nil {
 			pids["postgres"] = st.Postgres.PID
@@ -128,9 +143,9 @@ func upProvStack(t *testing.T, bin, kind string) *provStack {
 			}
 		}
 	})
-	stdout, stderr, code := run(t, bin, s.env, "stack", "up", "-c", "config/example.yaml", "--homeserver", kind)
+	stdout, stderr, code := run(t, bin, s.env, append([]string{"stack", "up", "-c", "config/example.yaml"}, args...)...)
 	if code != 0 {
-		t.Fatalf("stack up --homeserver %s: got exit %d, want 0\n%s%s", kind, code, stdout, stderr)
+		t.Fatalf("stack up %s: got exit %d, want 0\n%s%s", strings.Join(args, " "), code, stdout, stderr)
 	}
 	st, err := stack.Load(dir)
 	if err != nil {
