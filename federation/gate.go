@@ -347,8 +347,14 @@ type Watcher struct {
 	Client *http.Client
 	// Log receives every change and every refusal.
 	Log logrus.FieldLogger
+	// State, if set, is a file that keeps the list in force across
+	// restarts: a restarted watcher starts from it (its signature checked
+	// again, not its validity period), so a replayed older list is refused
+	// after a restart too.
+	State string
 
 	current atomic.Pointer[List]
+	loaded  bool // State was read
 	mu      sync.Mutex // serializes Check
 	stat    fileStamp  // of Source when it was last read
 }
@@ -402,6 +408,17 @@ func (w *Watcher) Check(ctx context.Context) error {
 }
 
 func (w *Watcher) check(ctx context.Context, now time.Time) error {
+	if !w.loaded && w.State != "" {
+		w.loaded = true
+		if doc, err := os.ReadFile(w.State); err == nil {
+			if l, err := VerifySignature(doc, w.Keys); err == nil {
+				w.current.Store(l)
+				w.log().WithFields(logrus.Fields{"state": w.State, "version": l.Version}).Info("federation list in force from the state file")
+			} else {
+				w.log().WithField("state", w.State).WithError(err).Error("the state file's federation list does not verify; ignoring it")
+			}
+		}
+	}
 	doc, stamp, err := w.fetch(ctx)
 	w.stat = stamp
 	if err != nil {
@@ -414,6 +431,15 @@ func (w *Watcher) check(ctx context.Context, now time.Time) error {
 	}
 	if !changed {
 		return nil
+	}
+	if w.State != "" {
+		tmp := w.State + ".tmp"
+		if err := os.WriteFile(tmp, doc, 0o600); err != nil {
+			return fmt.Errorf("keep the federation list in %s: %w", w.State, err)
+		}
+		if err := os.Rename(tmp, w.State); err != nil {
+			return fmt.Errorf("keep the federation list in %s: %w", w.State, err)
+		}
 	}
 	w.current.Store(l)
 	f := logrus.Fields{"version": l.Version, "issuer": l.Issuer, "expires_at": day(l.ExpiresAt), "homeservers": len(l.Homeservers)}

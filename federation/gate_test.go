@@ -356,3 +356,34 @@ func TestWatcherHTTPS(t *testing.T) {
 		t.Errorf("http source: got %v, want a refusal", err)
 	}
 }
+
+func TestWatcherStateSurvivesRestart(t *testing.T) {
+	k := mustKey(t)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "list.json"), filepath.Join(dir, "state.json")
+	clk := &clock{now: t0}
+	log, _ := logtest.NewNullLogger()
+	ctx := context.Background()
+	newWatcher := func() *Watcher {
+		return &Watcher{Source: file, Keys: []PublicKey{k.Public()}, Now: clk.Now, Log: log, State: state}
+	}
+	writeFile(t, file, signed(t, hessen(2), k))
+	if w := newWatcher(); w.Check(ctx) != nil || w.List().Version != 2 {
+		t.Fatal("version 2 not accepted")
+	}
+	// A restarted watcher starts from the state: a replayed version 1 is
+	// refused, a tampered file leaves version 2 in force.
+	writeFile(t, file, signed(t, hessen(1), k))
+	w := newWatcher()
+	if err := w.Check(ctx); ReasonOf(err) != ReasonRollback || w.List() == nil || w.List().Version != 2 {
+		t.Fatalf("after restart, version 1 offered: got %v and %+v, want a rollback refusal and version 2", err, w.List())
+	}
+	// A state file that does not verify is ignored, never trusted.
+	if err := os.WriteFile(state, []byte(strings.Replace(string(signed(t, hessen(7), k)), "forst.hessen.de", "forst.hessen.dx", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w = newWatcher()
+	if err := w.Check(ctx); err != nil || w.List().Version != 1 {
+		t.Fatalf("tampered state: got %v and %+v, want version 1 from the file", err, w.List())
+	}
+}

@@ -94,6 +94,7 @@ func federationCommand() *cli.Command {
 					&cli.StringFlag{Name: "server-name", Usage: "Matrix server `NAME` of the homeserver behind the gate", Required: true},
 					listFlag(), publicKeyFlag(false), optionalConfigFlag(),
 					&cli.DurationFlag{Name: "refresh", Usage: "load the list again this often (a list file also when it changes)", Value: federation.DefaultRefresh},
+					&cli.StringFlag{Name: "state", Usage: "keep the list in force in `FILE`, so that after a restart an older list is still refused and a bad one does not stop the gate"},
 					&cli.StringFlag{Name: "upstream-ca", Usage: "trust only the certificates in `FILE` (PEM) for the upstream"},
 					&cli.StringFlag{Name: "upstream-tls-name", Usage: "the `NAME` the upstream's certificate must carry (default: the upstream URL's host)"},
 				},
@@ -300,8 +301,8 @@ func federationGate(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	watcher := &federation.Watcher{Source: source, Keys: keys, Refresh: c.Duration("refresh"), Log: log}
-	if err := watcher.Check(ctx); err != nil {
+	watcher := &federation.Watcher{Source: source, Keys: keys, Refresh: c.Duration("refresh"), Log: log, State: c.String("state")}
+	if err := watcher.Check(ctx); err != nil && watcher.List() == nil {
 		return refusal(err)
 	}
 	if !watcher.List().Listed(self) {

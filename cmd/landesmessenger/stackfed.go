@@ -36,9 +36,14 @@ func stackFederation(cfg *config.Config, stackDir, template string, kind stack.K
 	if err != nil {
 		return nil, nil, fmt.Errorf("federation gate: %w", err)
 	}
-	listFile := filepath.Join(stackDir, stackListFile)
-	keyFile := filepath.Join(stackDir, stackKeyFile)
-	gate := []string{exe, "federation", "gate", "--list", listFile, "--public-key", keyFile + ".pub"}
+	abs, err := filepath.Abs(stackDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	listFile := filepath.Join(abs, stackListFile)
+	keyFile := filepath.Join(abs, stackKeyFile)
+	// The gate runs in its homeserver's folder: its state file is per server.
+	gate := []string{exe, "federation", "gate", "--list", listFile, "--public-key", keyFile + ".pub", "--state", "gate-list.json"}
 	callback := func(serverNames map[string]string) (map[string]stack.FederationSettings, error) {
 		list, err := signStackList(template, listFile, keyFile, serverNames)
 		if err != nil {
