@@ -26,6 +26,7 @@ import (
 
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/directory"
+	"github.com/landesmessenger/landesmessenger/federation"
 	"github.com/landesmessenger/landesmessenger/service"
 	"github.com/landesmessenger/landesmessenger/stack"
 )
@@ -652,11 +653,12 @@ func provPeopleLogIn(t *testing.T, s *provStack) {
 					AllowIPLiterals bool     `json:"allow_ip_literals"`
 				}
 				provState(t, cli, rid, "m.room.server_acl", "", &acl)
-				wantAllow := s.wantACL(t, want, key)
+				wantAllow, wantDeny := s.wantACL(t, want, key), s.wantDeny(t, want, key)
 				sort.Strings(acl.Allow)
-				if !slices.Equal(acl.Allow, wantAllow) || len(acl.Deny) != 0 || !acl.AllowIPLiterals {
-					t.Errorf("%s m.room.server_acl: got allow %v, deny %v, allow_ip_literals %t; want allow %v, deny [], allow_ip_literals true",
-						key, acl.Allow, acl.Deny, acl.AllowIPLiterals, wantAllow)
+				sort.Strings(acl.Deny)
+				if !slices.Equal(acl.Allow, wantAllow) || !slices.Equal(acl.Deny, wantDeny) || !acl.AllowIPLiterals {
+					t.Errorf("%s m.room.server_acl: got allow %v, deny %v, allow_ip_literals %t; want allow %v, deny %v, allow_ip_literals true",
+						key, acl.Allow, acl.Deny, acl.AllowIPLiterals, wantAllow, wantDeny)
 				}
 			}
 
@@ -815,6 +817,33 @@ func (s *provStack) wantACL(t *testing.T, want *provWant, key string) []string {
 	}
 	sort.Strings(allow)
 	return allow
+}
+
+// wantDeny returns the deny list a room's server ACL should have: for an
+// external room, the servers of the stack's federation list its host may
+// not federate with (the police, for forestry's timber market); else none.
+func (s *provStack) wantDeny(t *testing.T, want *provWant, key string) []string {
+	t.Helper()
+	if allow := s.wantACL(t, want, key); len(allow) != 1 || allow[0] != "*" {
+		return []string{}
+	}
+	data, err := os.ReadFile(filepath.Join(s.dir, "federation", "list.json"))
+	if err != nil {
+		t.Fatalf("the stack's federation list: %v", err)
+	}
+	var l federation.List
+	if err := json.Unmarshal(data, &l); err != nil {
+		t.Fatal(err)
+	}
+	host := federation.ServerName(s.server(t, want.rooms[key]).ServerName)
+	deny := []string{}
+	for _, srv := range l.Servers() {
+		if !l.Allowed(host, srv) {
+			deny = append(deny, srv.Host())
+		}
+	}
+	sort.Strings(deny)
+	return deny
 }
 
 // provDrift is part 4: a server ACL widened and a power level raised by

@@ -133,7 +133,7 @@ func TestServeReconcilesOnDirectoryChange(t *testing.T) {
 			if err := os.WriteFile(dirFile, append(people, added...), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if logs.waitFor(first+1, time.Minute, "directory changed") < 0 {
+			if logs.waitFor(first+1, time.Minute, "directory or federation list changed") < 0 {
 				t.Fatalf("serve did not notice the changed directory:\n%s", logs)
 			}
 			if logs.waitFor(first+1, 2*time.Minute, "msg=reconciled", "failed=0") < 0 {
