@@ -143,6 +143,9 @@ type Config struct {
 	// configuration has no federation section (then room ACLs follow the
 	// configuration alone).
 	Federation *Federation `yaml:"federation,omitempty"`
+	// Admin configures the admin bot and its management rooms. Unset
+	// fields hold their defaults.
+	Admin Admin `yaml:"admin"`
 }
 
 // Database selects the database landesmessenger keeps its state in.
@@ -332,12 +335,14 @@ const (
 	RoomAllgemein    RoomID = "allgemein"
 	RoomLeitung      RoomID = "leitung"
 	RoomMitteilungen RoomID = "mitteilungen"
-	UnitRoomPrefix          = "unit-"
+	// RoomVerwaltung is the tenant's management room (admin bot).
+	RoomVerwaltung RoomID = "verwaltung"
+	UnitRoomPrefix        = "unit-"
 )
 
 // ReservedRoomIDs returns the ids of the default rooms.
 func ReservedRoomIDs() []RoomID {
-	return []RoomID{RoomSpace, RoomAllgemein, RoomLeitung, RoomMitteilungen}
+	return []RoomID{RoomSpace, RoomAllgemein, RoomLeitung, RoomMitteilungen, RoomVerwaltung}
 }
 
 // Reserved reports whether id is the id of a default room or starts with

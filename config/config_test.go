@@ -1121,11 +1121,11 @@ func TestProvisioningProblems(t *testing.T) {
 			data: base + "    rooms:\n      - {id: allgemein, name: A}\n      - {id: unit-z, name: U}\n      - {id: Lage, name: L}\n      - {id: x, name: X}\n      - {id: x, name: Y}\n" +
 				"rooms:\n  - {id: leitung, host: land, tenants: [stk]}\n  - {id: x, name: X, host: land, tenants: [stk]}\n  - {id: x, name: Y, host: land, tenants: [stk]}\n",
 			want: []string{
-				`c.yaml:14: tenants[0].rooms[0].id: room id "allgemein" is reserved for the default rooms (space, allgemein, leitung, mitteilungen and unit-*)`,
-				`c.yaml:15: tenants[0].rooms[1].id: room id "unit-z" is reserved for the default rooms (space, allgemein, leitung, mitteilungen and unit-*)`,
+				`c.yaml:14: tenants[0].rooms[0].id: room id "allgemein" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung and unit-*)`,
+				`c.yaml:15: tenants[0].rooms[1].id: room id "unit-z" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung and unit-*)`,
 				`c.yaml:16: tenants[0].rooms[2].id: invalid room id "Lage" (want lowercase letters, digits and hyphens)`,
 				`c.yaml:18: tenants[0].rooms[4].id: duplicate room id "x" (first defined at line 17)`,
-				`c.yaml:20: rooms[0].id: room id "leitung" is reserved for the default rooms (space, allgemein, leitung, mitteilungen and unit-*)`,
+				`c.yaml:20: rooms[0].id: room id "leitung" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung and unit-*)`,
 				"c.yaml:20: rooms[0].name: missing required field",
 				`c.yaml:22: rooms[2].id: duplicate room id "x" (first defined at line 21)`,
 			},
@@ -1217,6 +1217,21 @@ func TestProvisioningProblems(t *testing.T) {
 				"c.yaml:15: rooms: expected a list, got a string",
 				"c.yaml:16: directory: expected a list, got a mapping",
 				"c.yaml:17: provisioning: expected a mapping, got a list",
+			},
+		},
+		{
+			name: "valid admin",
+			data: base + "admin:\n  homeserver: land\n  land_admins: [a, b]\n  auditors: [c]\n  four_eyes: [User  Disable, room close]\n  verified_devices_only: true\n  bot_localpart: bot\n  language: en\n",
+		},
+		{
+			name: "bad admin",
+			data: base + "admin:\n  homeserver: polizei\n  land_admins: [a, a]\n  four_eyes: [user show]\n  bot_localpart: landesmessenger\n  language: fr\n",
+			want: []string{
+				`c.yaml:14: admin.homeserver: unknown homeserver "polizei" (configured: land)`,
+				`c.yaml:15: admin.land_admins[1]: "a" is listed twice (first at line 15)`,
+				`c.yaml:16: admin.four_eyes[0]: "user show" is not a command that changes something (want one of: user add, user move, user disable, user enable, room create, room close, member add, member remove, role grant, role revoke)`,
+				`c.yaml:17: admin.bot_localpart: "landesmessenger" is the service account of homeserver land: the bot needs an account of its own`,
+				`c.yaml:18: admin.language: invalid language "fr" (want de or en)`,
 			},
 		},
 		{
@@ -1439,7 +1454,7 @@ func TestProvisioningValues(t *testing.T) {
 
 func TestRoomIDReserved(t *testing.T) {
 	for id, want := range map[RoomID]bool{
-		"space": true, "allgemein": true, "leitung": true, "mitteilungen": true, "unit-z": true, "unit-": true,
+		"space": true, "allgemein": true, "leitung": true, "mitteilungen": true, "verwaltung": true, "unit-z": true, "unit-": true,
 		"lage": false, "units": false, "my-unit-z": false,
 	} {
 		if got := id.Reserved(); got != want {

@@ -27,6 +27,9 @@ type Admin interface {
 	// (ErrUnknownUser) and deactivated ones (ErrDeactivated; on Dendrite only those deactivated through Admin are known),
 	// which both homeservers would otherwise let rejoin.
 	Join(ctx context.Context, roomID id.RoomID, user id.UserID) error
+	// ResetPassword sets a local user's password; with logoutDevices every session of the user ends
+	// (their access tokens are revoked). An unknown user is an error wrapping ErrUnknownUser.
+	ResetPassword(ctx context.Context, user id.UserID, password string, logoutDevices bool) error
 	// Deactivate locks a local user out for good: no login, existing access tokens revoked. Idempotent.
 	Deactivate(ctx context.Context, user id.UserID) error
 	// AccountState reports whether a local user exists and whether it is deactivated (exists=false for unknown users).

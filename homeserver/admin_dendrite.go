@@ -166,17 +166,8 @@ func (a *dendriteAdmin) Deactivate(ctx context.Context, user id.UserID) error {
 	if err != nil {
 		return fmt.Errorf("deactivate %s: %w", user, err)
 	}
-	reset := struct {
-		Password      string `json:"password"`
-		LogoutDevices bool   `json:"logout_devices"`
-	}{password, true}
-	resetURL := a.conn.Client.BuildURL(mautrix.BaseURLPath{"_dendrite", "admin", "resetPassword", user})
-	var httpErr mautrix.HTTPError
-	if err := sendSensitive(ctx, a.conn.Client, http.MethodPost, resetURL, &reset, nil); errors.As(err, &httpErr) && httpErr.IsStatus(http.StatusNotFound) && !errors.Is(err, mautrix.MUnrecognized) {
-		// Dendrite answers 404 M_UNKNOWN "User does not exist".
-		return fmt.Errorf("deactivate %s: %w", user, ErrUnknownUser)
-	} else if err != nil {
-		return fmt.Errorf("deactivate %s: reset password: %w", user, err)
+	if err := a.ResetPassword(ctx, user, password, true); err != nil {
+		return fmt.Errorf("deactivate: %w", err)
 	}
 
 	cli := a.client("", "", false)
@@ -205,6 +196,26 @@ func (a *dendriteAdmin) Deactivate(ctx context.Context, user id.UserID) error {
 	}
 	if err := a.as(user).SetAccountData(ctx, DeactivationMarkerType, a.marker(user)); err != nil {
 		return fmt.Errorf("deactivate %s: record the deactivation: %w", user, err)
+	}
+	return nil
+}
+
+// ResetPassword uses `/_dendrite/admin/resetPassword`.
+func (a *dendriteAdmin) ResetPassword(ctx context.Context, user id.UserID, password string, logoutDevices bool) error {
+	if err := a.checkLocal(user); err != nil {
+		return err
+	}
+	reset := struct {
+		Password      string `json:"password"`
+		LogoutDevices bool   `json:"logout_devices"`
+	}{password, logoutDevices}
+	resetURL := a.conn.Client.BuildURL(mautrix.BaseURLPath{"_dendrite", "admin", "resetPassword", user})
+	var httpErr mautrix.HTTPError
+	if err := sendSensitive(ctx, a.conn.Client, http.MethodPost, resetURL, &reset, nil); errors.As(err, &httpErr) && httpErr.IsStatus(http.StatusNotFound) && !errors.Is(err, mautrix.MUnrecognized) {
+		// Dendrite answers 404 M_UNKNOWN "User does not exist".
+		return fmt.Errorf("reset the password of %s: %w", user, ErrUnknownUser)
+	} else if err != nil {
+		return fmt.Errorf("reset the password of %s: %w", user, err)
 	}
 	return nil
 }

@@ -125,6 +125,24 @@ func (a *synapseAdmin) Deactivate(ctx context.Context, user id.UserID) error {
 	return nil
 }
 
+// ResetPassword uses the admin API's reset_password.
+func (a *synapseAdmin) ResetPassword(ctx context.Context, user id.UserID, password string, logoutDevices bool) error {
+	if err := a.checkLocal(user); err != nil {
+		return err
+	}
+	req := struct {
+		NewPassword   string `json:"new_password"`
+		LogoutDevices bool   `json:"logout_devices"`
+	}{password, logoutDevices}
+	err := sendSensitive(ctx, a.conn.Client, http.MethodPost, a.adminURL("v1", "reset_password", user), &req, nil)
+	if errors.Is(err, mautrix.MNotFound) {
+		return fmt.Errorf("reset the password of %s: %w", user, ErrUnknownUser)
+	} else if err != nil {
+		return fmt.Errorf("reset the password of %s: %w", user, err)
+	}
+	return nil
+}
+
 // AccountState reads the account's `deactivated` flag.
 func (a *synapseAdmin) AccountState(ctx context.Context, user id.UserID) (exists, deactivated bool, err error) {
 	if err := a.checkLocal(user); err != nil {

@@ -276,6 +276,39 @@ func TestAdmin(t *testing.T) {
 				})
 			}
 
+			t.Run("reset password", func(t *testing.T) {
+				t.Parallel()
+				user, _, err := adm.CreateAccount(ctx, "paula.passwort", "altes-Passwort-1", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, err := login(srv, user, "altes-Passwort-1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := adm.ResetPassword(ctx, user, "neues-Passwort-2", false); err != nil {
+					t.Fatalf("reset password: %v", err)
+				}
+				if _, err := login(srv, user, "altes-Passwort-1"); err == nil {
+					t.Error("the old password still works after the reset")
+				}
+				if _, err := first.Whoami(ctx); err != nil {
+					t.Errorf("session after a reset without logout: got %v, want it kept", err)
+				}
+				if err := adm.ResetPassword(ctx, user, "drittes-Passwort-3", true); err != nil {
+					t.Fatalf("reset password with logout: %v", err)
+				}
+				if _, err := first.Whoami(ctx); !errors.Is(err, mautrix.MUnknownToken) {
+					t.Errorf("session after a reset with logout: got %v, want M_UNKNOWN_TOKEN", err)
+				}
+				if _, err := login(srv, user, "drittes-Passwort-3"); err != nil {
+					t.Errorf("login with the new password: %v", err)
+				}
+				if err := adm.ResetPassword(ctx, id.NewUserID("niemand2", srv.ServerName), "x-Passwort-4", false); !errors.Is(err, homeserver.ErrUnknownUser) {
+					t.Errorf("reset the password of an unknown user: got %v, want ErrUnknownUser", err)
+				}
+			})
+
 			t.Run("unknown user", func(t *testing.T) {
 				t.Parallel()
 				nobody := id.NewUserID("niemand", srv.ServerName)

@@ -18,6 +18,9 @@ import (
 type Environment struct {
 	ServerNames map[config.HomeserverName]string
 	Service     map[config.HomeserverName]id.UserID
+	// Bots are the admin bot's accounts by homeserver (see BotUserIDs);
+	// without them Build makes no management rooms.
+	Bots map[config.HomeserverName]id.UserID
 	// RoomVersion new rooms get; DefaultRoomVersion if empty.
 	RoomVersion string
 	// Federation is the Land's verified federation list; nil if none is
@@ -58,6 +61,7 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 		Accounts:    map[id.UserID]*Account{},
 		Rooms:       map[RoomKey]*Room{},
 		Service:     env.Service,
+		Bots:        env.Bots,
 		ServerNames: env.ServerNames,
 	}
 	b := &builder{d: d, env: env, userOf: map[PersonID]id.UserID{}, tenantHost: map[config.TenantID]config.HomeserverName{}}
@@ -163,10 +167,112 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 			}
 		}
 	}
+	b.managementRooms(cfg, people)
 	for _, r := range d.Rooms {
 		sort.Slice(r.Children, func(i, j int) bool { return r.Children[i] < r.Children[j] })
 	}
 	return d, nil
+}
+
+// LandAdminRoom is the key of the Land-wide admin room.
+var LandAdminRoom = CrossRoomKey(config.RoomID(config.RoomVerwaltung))
+
+// TenantAdminRoom returns the key of tenant t's management room.
+func TenantAdminRoom(t config.TenantID) RoomKey { return TenantRoomKey(t, string(config.RoomVerwaltung)) }
+
+// BotUserIDs returns the admin bot's account on every homeserver that
+// hosts a management room: the Land-wide admin room's host and the
+// homeservers of the tenants.
+func BotUserIDs(cfg *config.Config, serverNames map[config.HomeserverName]string) map[config.HomeserverName]id.UserID {
+	out := map[config.HomeserverName]id.UserID{}
+	add := func(hs config.HomeserverName) {
+		if sn := serverNames[hs]; sn != "" {
+			out[hs] = id.NewUserID(cfg.Admin.BotLocalpart, sn)
+		}
+	}
+	add(cfg.Admin.Homeserver)
+	for _, t := range cfg.Tenants {
+		add(t.Homeserver)
+	}
+	return out
+}
+
+// managementRooms adds the admin bot's rooms: the Land-wide admin room for
+// the Land admins and auditors, and one room per tenant for its admins,
+// each with the bot of its homeserver. Without bots there are none.
+func (b *builder) managementRooms(cfg *config.Config, people []Person) {
+	d := b.d
+	if len(d.Bots) == 0 {
+		return
+	}
+	byID := map[PersonID]Person{}
+	for _, p := range people {
+		byID[p.ID] = p
+	}
+	withBot := func(r *Room) {
+		bot := d.Bots[r.Homeserver]
+		r.Members = append(r.Members, bot)
+		sort.Slice(r.Members, func(i, j int) bool { return r.Members[i] < r.Members[j] })
+	}
+	for _, t := range cfg.Tenants {
+		r := &Room{
+			Key: TenantAdminRoom(t.ID), Tenant: t.ID, Tenants: []config.TenantID{t.ID}, Homeserver: t.Homeserver,
+			Class: config.ClassInternal, Federate: len(cfg.TenantsOn(t.Homeserver)) > 1,
+		}
+		r.State.Name = t.ShortName + " Verwaltung"
+		r.State.Topic = fmt.Sprintf("Verwaltung von %s im Landesmessenger: Befehle an den Bot, z. B. !hilfe.", t.Name)
+		r.State.HistoryVisibility = "joined"
+		var admins []Person
+		for _, p := range people {
+			if p.Tenant == t.ID && p.Role == RoleAdmin {
+				admins = append(admins, p)
+			}
+		}
+		b.add(r, admins, all, nil)
+		withBot(r)
+	}
+
+	host := cfg.Admin.Homeserver
+	r := &Room{Key: LandAdminRoom, Homeserver: host, Class: config.ClassCrossAgency, Federate: true}
+	r.State.Name = "Landesmessenger Verwaltung (Land)"
+	r.State.Topic = "Verwaltung des Landesmessengers für alle Mandanten: Befehle an den Bot, z. B. !hilfe."
+	r.State.HistoryVisibility = "joined"
+	var members []Person
+	tenants := map[config.TenantID]bool{}
+	auditor := map[PersonID]bool{}
+	for _, list := range [][]string{cfg.Admin.LandAdmins, cfg.Admin.Auditors} {
+		for _, pid := range list {
+			p, ok := byID[PersonID(pid)]
+			if !ok {
+				d.Warnings = append(d.Warnings, fmt.Sprintf("admin: %s is not in the directory; left out of the Land admin room", pid))
+				continue
+			}
+			if cfg.Admin.IsAuditor(pid) && !cfg.Admin.IsLandAdmin(pid) {
+				auditor[p.ID] = true
+			}
+			members = append(members, p)
+			tenants[p.Tenant] = true
+		}
+	}
+	for t := range tenants {
+		r.Tenants = append(r.Tenants, t)
+	}
+	sort.Slice(r.Tenants, func(i, j int) bool { return r.Tenants[i] < r.Tenants[j] })
+	// Land admins administer the room (moderators if on another homeserver,
+	// see add); auditors only read and ask.
+	landAdmin := func(p Person) Person {
+		if auditor[p.ID] {
+			p.Role = RoleMember
+		} else {
+			p.Role = RoleAdmin
+		}
+		return p
+	}
+	for i := range members {
+		members[i] = landAdmin(members[i])
+	}
+	b.add(r, members, all, nil)
+	withBot(r)
 }
 
 func all(Person) bool { return true }

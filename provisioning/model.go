@@ -146,6 +146,10 @@ type Desired struct {
 	Rooms    map[RoomKey]*Room
 	// Service is the service account of each homeserver.
 	Service map[config.HomeserverName]id.UserID
+	// Bots are the admin bot's accounts, on the homeservers with a
+	// management room. They are members of those rooms; provisioning never
+	// removes them, and the service makes their accounts.
+	Bots map[config.HomeserverName]id.UserID
 	// ServerNames maps homeservers to their Matrix server names.
 	ServerNames map[config.HomeserverName]string
 	// Warnings are what Build could not honour, e.g. tenants a room

@@ -79,6 +79,9 @@ func Compute(cur *Current, want *Desired, opts Options) (*Plan, error) {
 	for _, u := range want.Service {
 		p.service[u] = true
 	}
+	for _, u := range want.Bots {
+		p.service[u] = true
+	}
 	for _, s := range want.ServerNames {
 		p.ours[s] = true
 	}
@@ -300,8 +303,11 @@ func (p *planner) members(r *Room, c *CurrentRoom) {
 		if c != nil && c.Members[u] == "join" {
 			continue
 		}
-		a := p.want.Accounts[u]
-		p.add(JoinRoom{Base: Base{Tenant: r.Tenant, Homeserver: a.Homeserver}, Room: r.Key, User: u, Host: r.Homeserver})
+		hs := r.Homeserver // the bots live on the hosts of their rooms
+		if a, ok := p.want.Accounts[u]; ok {
+			hs = a.Homeserver
+		}
+		p.add(JoinRoom{Base: Base{Tenant: r.Tenant, Homeserver: hs}, Room: r.Key, User: u, Host: r.Homeserver})
 	}
 	if c == nil {
 		return

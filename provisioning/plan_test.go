@@ -91,6 +91,13 @@ func buildTest(t *testing.T, people []Person, version string, edit func(*config.
 
 func buildTestWith(t *testing.T, people []Person, version string, edit func(*config.Config), list *federation.List) *Desired {
 	t.Helper()
+	return buildTestEnv(t, people, version, edit, func(env *Environment, _ *config.Config) { env.Federation = list })
+}
+
+// buildTestEnv builds the desired state of the test config after edit,
+// with the test environment changed by envEdit.
+func buildTestEnv(t *testing.T, people []Person, version string, edit func(*config.Config), envEdit func(*Environment, *config.Config)) *Desired {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(testConfig))
 	if err != nil {
 		t.Fatalf("test config: %v", err)
@@ -99,7 +106,9 @@ func buildTestWith(t *testing.T, people []Person, version string, edit func(*con
 		edit(cfg)
 	}
 	env := testEnv(version)
-	env.Federation = list
+	if envEdit != nil {
+		envEdit(&env, cfg)
+	}
 	d, err := Build(cfg, people, env)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
@@ -156,6 +165,8 @@ func TestPlanGolden(t *testing.T) {
 		opts    *Options
 		// list is the federation list of the desired state.
 		list *federation.List
+		// bots gives the desired state the admin bots.
+		bots bool
 	}{
 		{name: "empty homeservers get every account space room and membership", current: func(c *Current) {
 			c.Accounts, c.Rooms = map[id.UserID]*CurrentAccount{}, map[RoomKey]*CurrentRoom{}
@@ -224,6 +235,10 @@ func TestPlanGolden(t *testing.T) {
 			c.Rooms["hmdis/leitung"].Members["@fremd:land.test"] = "join"
 			c.Rooms["hmdis/leitung"].State.PowerLevels.Users["@fremd:land.test"] = 100
 		}},
+		{name: "management rooms for the land admins and every tenant's admins with the bot", bots: true, edit: func(cfg *config.Config) {
+			cfg.Admin.LandAdmins = []string{"aadmin", "dpolizist"}
+			cfg.Admin.Auditors = []string{"bbeamter", "niemand"}
+		}},
 		{name: "federation list allowing every pair changes nothing", list: testList(true, true)},
 		{name: "server dropped from the federation list leaves the shared room's acl and its people are removed", list: testList(false, true)},
 		{name: "external room on a server the list keeps inside admits listed partners only", list: testList(true, false)},
@@ -239,7 +254,12 @@ func TestPlanGolden(t *testing.T) {
 			if people == nil {
 				people = testPeople()
 			}
-			want := buildTestWith(t, people, tc.version, tc.edit, tc.list)
+			want := buildTestEnv(t, people, tc.version, tc.edit, func(env *Environment, cfg *config.Config) {
+				env.Federation = tc.list
+				if tc.bots {
+					env.Bots = BotUserIDs(cfg, env.ServerNames)
+				}
+			})
 			cur := converged(buildTest(t, testPeople(), tc.version, nil))
 			if tc.current != nil {
 				tc.current(cur)
