@@ -354,7 +354,7 @@ type Watcher struct {
 	State string
 
 	current atomic.Pointer[List]
-	loaded  bool // State was read
+	loaded  bool       // State was read
 	mu      sync.Mutex // serializes Check
 	stat    fileStamp  // of Source when it was last read
 }
