@@ -178,7 +178,9 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 var LandAdminRoom = CrossRoomKey(config.RoomID(config.RoomVerwaltung))
 
 // TenantAdminRoom returns the key of tenant t's management room.
-func TenantAdminRoom(t config.TenantID) RoomKey { return TenantRoomKey(t, string(config.RoomVerwaltung)) }
+func TenantAdminRoom(t config.TenantID) RoomKey {
+	return TenantRoomKey(t, string(config.RoomVerwaltung))
+}
 
 // BotUserIDs returns the admin bot's account on every homeserver that
 // hosts a management room: the Land-wide admin room's host and the
