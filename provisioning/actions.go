@@ -65,6 +65,20 @@ type DeactivateAccount struct {
 	User id.UserID `json:"user"`
 }
 
+// LockAccount locks a disabled person out, reversibly: a random password
+// nobody knows, and every session ends.
+type LockAccount struct {
+	Base
+	User id.UserID `json:"user"`
+}
+
+// UnlockAccount gives a person enabled again a new initial password (in the
+// credentials file).
+type UnlockAccount struct {
+	Base
+	User id.UserID `json:"user"`
+}
+
 // CreateRoom creates a room or space with its whole policy as initial
 // state, its alias (which makes creation idempotent) and its marker.
 type CreateRoom struct {
@@ -150,6 +164,8 @@ type RetireDuplicate struct {
 func (CreateAccount) Kind() string     { return "create_account" }
 func (SetDisplayName) Kind() string    { return "set_display_name" }
 func (DeactivateAccount) Kind() string { return "deactivate_account" }
+func (LockAccount) Kind() string       { return "lock_account" }
+func (UnlockAccount) Kind() string     { return "unlock_account" }
 func (CreateRoom) Kind() string        { return "create_room" }
 func (SetAlias) Kind() string          { return "set_alias" }
 func (SetState) Kind() string          { return "set_state" }
@@ -163,6 +179,8 @@ func (RetireDuplicate) Kind() string   { return "retire_duplicate" }
 func (CreateAccount) Phase() Phase     { return PhaseAccounts }
 func (SetDisplayName) Phase() Phase    { return PhaseAccounts }
 func (DeactivateAccount) Phase() Phase { return PhaseDeactivations }
+func (LockAccount) Phase() Phase       { return PhaseDeactivations }
+func (UnlockAccount) Phase() Phase     { return PhaseAccounts }
 func (a CreateRoom) Phase() Phase {
 	if a.Space {
 		return PhaseSpaces
@@ -181,6 +199,8 @@ var (
 	_ Action = CreateAccount{}
 	_ Action = SetDisplayName{}
 	_ Action = DeactivateAccount{}
+	_ Action = LockAccount{}
+	_ Action = UnlockAccount{}
 	_ Action = CreateRoom{}
 	_ Action = SetAlias{}
 	_ Action = SetState{}

@@ -90,7 +90,10 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 		}
 		uid := id.NewUserID(string(p.ID), env.ServerNames[t.Homeserver])
 		userOf[p.ID] = uid
-		d.Accounts[uid] = &Account{UserID: uid, Person: p.ID, Tenant: p.Tenant, Homeserver: t.Homeserver, DisplayName: p.DisplayName}
+		d.Accounts[uid] = &Account{UserID: uid, Person: p.ID, Tenant: p.Tenant, Homeserver: t.Homeserver, DisplayName: p.DisplayName, Locked: p.Disabled}
+		if p.Disabled {
+			continue // in no room
+		}
 		byTenant[p.Tenant] = append(byTenant[p.Tenant], p)
 		if byUnit[p.Tenant] == nil {
 			byUnit[p.Tenant] = map[config.UnitID][]Person{}
@@ -226,7 +229,7 @@ func (b *builder) managementRooms(cfg *config.Config, people []Person) {
 		r.State.HistoryVisibility = "joined"
 		var admins []Person
 		for _, p := range people {
-			if p.Tenant == t.ID && p.Role == RoleAdmin {
+			if p.Tenant == t.ID && p.Role == RoleAdmin && !p.Disabled {
 				admins = append(admins, p)
 			}
 		}
@@ -245,6 +248,9 @@ func (b *builder) managementRooms(cfg *config.Config, people []Person) {
 	for _, list := range [][]string{cfg.Admin.LandAdmins, cfg.Admin.Auditors} {
 		for _, pid := range list {
 			p, ok := byID[PersonID(pid)]
+			if ok && p.Disabled {
+				continue
+			}
 			if !ok {
 				d.Warnings = append(d.Warnings, fmt.Sprintf("admin: %s is not in the directory; left out of the Land admin room", pid))
 				continue

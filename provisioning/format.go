@@ -20,7 +20,7 @@ func Symbol(a Action) string {
 			return "-"
 		}
 		return "+"
-	case DeactivateAccount, RemoveMember, CloseRoom, RetireDuplicate:
+	case DeactivateAccount, LockAccount, RemoveMember, CloseRoom, RetireDuplicate:
 		return "-"
 	}
 	return "~"
@@ -35,6 +35,10 @@ func Describe(a Action) string {
 		return fmt.Sprintf("display name of %s: %q -> %q", a.User, a.From, a.To)
 	case DeactivateAccount:
 		return fmt.Sprintf("deactivate %s (gone from the directory)", a.User)
+	case LockAccount:
+		return fmt.Sprintf("lock %s (disabled)", a.User)
+	case UnlockAccount:
+		return fmt.Sprintf("unlock %s (enabled again; new initial password)", a.User)
 	case CreateRoom:
 		what := "room"
 		if a.Space {

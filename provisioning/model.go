@@ -61,6 +61,9 @@ type Person struct {
 	Tenant      config.TenantID
 	Unit        config.UnitID
 	Role        Role
+	// Disabled people keep their account, locked, and are in no room
+	// (disabled through the admin bot; reversible, unlike deactivation).
+	Disabled bool
 }
 
 // MarkerEventType is the state event (state key "") with which Landesmessenger
@@ -138,6 +141,9 @@ type Account struct {
 	Tenant      config.TenantID
 	Homeserver  config.HomeserverName
 	DisplayName string
+	// Locked accounts exist but nobody can log in: their person is
+	// disabled.
+	Locked bool
 }
 
 // Desired is the whole desired state.
@@ -164,6 +170,9 @@ type AccountStatus string
 const (
 	AccountActive      AccountStatus = "active"
 	AccountDeactivated AccountStatus = "deactivated"
+	// AccountLocked: the account exists, its password is unknown to its
+	// person and its sessions ended (a disabled person).
+	AccountLocked AccountStatus = "locked"
 )
 
 // CurrentAccount is a managed account as observed.

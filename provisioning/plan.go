@@ -121,10 +121,20 @@ func (p *planner) accounts() {
 		switch {
 		case !ok:
 			p.add(CreateAccount{Base: base, User: uid, DisplayName: a.DisplayName})
+			if a.Locked {
+				p.add(LockAccount{Base: base, User: uid})
+			}
+			continue
 		case c.Status == AccountDeactivated:
 			p.blocked[uid] = true
 			p.warn("%s is in the directory again but its account is deactivated; an admin must reactivate it", uid)
-		case c.DisplayName != a.DisplayName:
+			continue
+		case a.Locked && c.Status != AccountLocked:
+			p.add(LockAccount{Base: base, User: uid})
+		case !a.Locked && c.Status == AccountLocked:
+			p.add(UnlockAccount{Base: base, User: uid})
+		}
+		if c.DisplayName != a.DisplayName {
 			p.add(SetDisplayName{Base: base, User: uid, From: c.DisplayName, To: a.DisplayName})
 		}
 	}
@@ -132,7 +142,7 @@ func (p *planner) accounts() {
 		return
 	}
 	for uid, c := range p.cur.Accounts {
-		if _, ok := p.want.Accounts[uid]; !ok && c.Status == AccountActive {
+		if _, ok := p.want.Accounts[uid]; !ok && (c.Status == AccountActive || c.Status == AccountLocked) {
 			p.add(DeactivateAccount{Base: Base{Tenant: c.Tenant, Homeserver: c.Homeserver}, User: uid})
 		}
 	}
@@ -322,7 +332,9 @@ func (p *planner) members(r *Room, c *CurrentRoom) {
 		reason := "nicht mehr Mitglied laut Verzeichnis"
 		if slices.Contains(r.Excluded, u.Homeserver()) {
 			reason = "Server laut Föderationsliste nicht zugelassen"
-		} else if _, ok := p.want.Accounts[u]; !ok {
+		} else if a, ok := p.want.Accounts[u]; ok && a.Locked {
+			reason = "Konto gesperrt"
+		} else if !ok {
 			if _, managed := p.cur.Accounts[u]; !managed {
 				reason = "nicht berechtigt für diesen Raum"
 			}
@@ -513,6 +525,10 @@ func sortKey(a Action) string {
 	case SetDisplayName:
 		subject = string(a.User)
 	case DeactivateAccount:
+		subject = string(a.User)
+	case LockAccount:
+		subject = string(a.User)
+	case UnlockAccount:
 		subject = string(a.User)
 	case CreateRoom:
 		subject = string(a.Room)

@@ -239,6 +239,17 @@ func TestPlanGolden(t *testing.T) {
 			cfg.Admin.LandAdmins = []string{"aadmin", "dpolizist"}
 			cfg.Admin.Auditors = []string{"bbeamter", "niemand"}
 		}},
+		{name: "disabled person is locked and leaves every room", people: func() []Person {
+			p := testPeople()
+			p[1].Disabled = true
+			return p
+		}()},
+		{name: "person enabled again is unlocked and rejoins", current: func(c *Current) {
+			c.Accounts["@bbeamter:land.test"].Status = AccountLocked
+			for _, r := range c.Rooms {
+				delete(r.Members, "@bbeamter:land.test")
+			}
+		}},
 		{name: "federation list allowing every pair changes nothing", list: testList(true, true)},
 		{name: "server dropped from the federation list leaves the shared room's acl and its people are removed", list: testList(false, true)},
 		{name: "external room on a server the list keeps inside admits listed partners only", list: testList(true, false)},

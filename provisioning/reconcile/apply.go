@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -232,6 +234,24 @@ func (r *applyRun) do(ctx context.Context, a provisioning.Action) error {
 			return err
 		}
 		return r.ap.Store.SetAccountStatus(ctx, string(a.User), string(provisioning.AccountDeactivated))
+	case provisioning.LockAccount:
+		pw, err := randomSecret()
+		if err != nil {
+			return err
+		}
+		if err := call(ctx, r.attempts(), func() error { return hs.Admin.ResetPassword(ctx, a.User, pw, true) }); err != nil {
+			return err
+		}
+		return r.saveAccount(ctx, a.Base, a.User, provisioning.AccountLocked, r.displayName(a.User))
+	case provisioning.UnlockAccount:
+		pw, err := r.ap.Credentials.NewPassword(a.User)
+		if err != nil {
+			return err
+		}
+		if err := call(ctx, r.attempts(), func() error { return hs.Admin.ResetPassword(ctx, a.User, pw, false) }); err != nil {
+			return err
+		}
+		return r.saveAccount(ctx, a.Base, a.User, provisioning.AccountActive, r.displayName(a.User))
 	case provisioning.CreateRoom:
 		return r.createRoom(ctx, hs, a)
 	case provisioning.SetAlias:
@@ -288,6 +308,26 @@ func (r *applyRun) createAccount(ctx context.Context, hs *Homeserver, a provisio
 		}
 	}
 	return r.saveAccount(ctx, a.Base, a.User, provisioning.AccountActive, a.DisplayName)
+}
+
+// displayName is the display name user should have.
+func (r *applyRun) displayName(user id.UserID) string {
+	if a := r.want.Accounts[user]; a != nil {
+		return a.DisplayName
+	}
+	if c := r.cur.Accounts[user]; c != nil {
+		return c.DisplayName
+	}
+	return ""
+}
+
+// randomSecret is a password nobody knows.
+func randomSecret() (string, error) {
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
 func (r *applyRun) saveAccount(ctx context.Context, b provisioning.Base, user id.UserID, status provisioning.AccountStatus, name string) error {

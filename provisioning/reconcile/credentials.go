@@ -46,14 +46,43 @@ func (c *Credentials) PasswordFor(user id.UserID) (string, error) {
 	if pw, ok := c.pw[user]; ok {
 		return pw, nil
 	}
+	pw, err := newPassword()
+	if err != nil {
+		return "", err
+	}
+	c.pw[user] = pw
+	if err := c.save(); err != nil {
+		delete(c.pw, user)
+		return "", err
+	}
+	return pw, nil
+}
+
+func newPassword() (string, error) {
 	buf := make([]byte, 15)
 	if _, err := rand.Read(buf); err != nil {
 		return "", err
 	}
-	pw := base64.RawURLEncoding.EncodeToString(buf)
+	return base64.RawURLEncoding.EncodeToString(buf), nil
+}
+
+// NewPassword replaces the password of user by a new one, saved before it
+// is returned (an account enabled again gets a new initial password).
+func (c *Credentials) NewPassword(user id.UserID) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pw, err := newPassword()
+	if err != nil {
+		return "", err
+	}
+	old, had := c.pw[user]
 	c.pw[user] = pw
 	if err := c.save(); err != nil {
-		delete(c.pw, user)
+		if had {
+			c.pw[user] = old
+		} else {
+			delete(c.pw, user)
+		}
 		return "", err
 	}
 	return pw, nil
