@@ -132,6 +132,7 @@ func TestBackends(t *testing.T) {
 		{"ManagedAccountsAndRooms", testManagedAccountsAndRooms},
 		{"UpgradeFromV1", testUpgradeFromV1},
 		{"FederationList", testFederationList},
+		{"AdminBot", testAdminBot},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -535,7 +536,7 @@ func testUpgradeFromV1(t *testing.T, b backend) {
 	uri := b.newURI(t)
 	st := openStore(t, uri)
 	db := st.DB()
-	for _, table := range []string{"managed_account", "managed_room", "federation_list"} {
+	for _, table := range []string{"managed_account", "managed_room", "federation_list", "bot_secret", "bot_event", "audit_log", "override", "pending_command"} {
 		if _, err := db.Exec(ctx, "DROP TABLE "+table); err != nil {
 			t.Fatal(err)
 		}
@@ -544,7 +545,7 @@ func testUpgradeFromV1(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	again := openStore(t, uri)
-	for _, table := range []string{"managed_account", "managed_room", "federation_list"} {
+	for _, table := range []string{"managed_account", "managed_room", "federation_list", "bot_secret", "bot_event", "audit_log", "override", "pending_command"} {
 		exists, err := again.DB().TableExists(ctx, table)
 		if err != nil || !exists {
 			t.Errorf("after upgrade from v1: table %s exists=%v err=%v", table, exists, err)
@@ -569,5 +570,96 @@ func testFederationList(t *testing.T, b backend) {
 	}
 	if fl == nil || fl.Version != 4 || string(fl.Document) != `{"version": 4}` || time.Since(fl.AcceptedAt) > time.Minute {
 		t.Errorf("FederationList() = %+v, want version 4 just accepted", fl)
+	}
+}
+
+func testAdminBot(t *testing.T, b backend) {
+	ctx := context.Background()
+	st := openStore(t, b.newURI(t))
+	const bot = "@lm-verwaltung:land.test"
+	for i, want := range []bool{true, false} {
+		if first, err := st.FirstHandling(ctx, bot, "$cmd"); err != nil || first != want {
+			t.Errorf("FirstHandling #%d: got %v, %v; want %v", i+1, first, err, want)
+		}
+	}
+	if first, err := st.FirstHandling(ctx, "@other:land.test", "$cmd"); err != nil || !first {
+		t.Errorf("FirstHandling of another bot: got %v, %v; want true", first, err)
+	}
+	if v, err := st.BotSecret(ctx, bot, "password"); err != nil || v != "" {
+		t.Errorf("unset secret: got %q, %v", v, err)
+	}
+	for _, v := range []string{"eins", "zwei"} {
+		if err := st.SetBotSecret(ctx, bot, "password", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := st.BotSecret(ctx, bot, "password"); err != nil || v != "zwei" {
+		t.Errorf("secret: got %q, %v; want zwei", v, err)
+	}
+
+	var ids []int64
+	for i, e := range []AuditEntry{
+		{Sender: "@a:land.test", Command: "user show", Tenant: "hmdis", Decision: "done", Input: "!benutzer zeigen x"},
+		{Sender: "@b:land.test", Command: "room close", Tenant: "hkm", Decision: "awaiting_confirmation"},
+		{Sender: "@a:land.test", Command: "room close", Tenant: "hkm", Decision: "confirmed", Input: strings.Repeat("x", 5000)},
+	} {
+		if i == 2 {
+			e.Ref = ids[1]
+		}
+		id, err := st.AppendAudit(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	all, err := st.Audit(ctx, AuditFilter{})
+	if err != nil || len(all) != 3 || all[0].ID != ids[0] || all[2].Ref != ids[1] || len(all[2].Input) > 2100 {
+		t.Fatalf("Audit(all) = %+v, %v", all, err)
+	}
+	last, _ := st.Audit(ctx, AuditFilter{Limit: 2})
+	if len(last) != 2 || last[0].ID != ids[1] || last[1].ID != ids[2] {
+		t.Errorf("Audit(limit 2) = %+v; want the two newest, oldest first", last)
+	}
+	bySender, _ := st.Audit(ctx, AuditFilter{Sender: "@a:land.test", Tenant: "hkm"})
+	if len(bySender) != 1 || bySender[0].ID != ids[2] {
+		t.Errorf("Audit(sender a, tenant hkm) = %+v", bySender)
+	}
+
+	o := Override{Kind: "person", Key: "nneu", Value: `{"tenant":"hkm"}`, CreatedBy: "@a:land.test", AuditID: ids[0]}
+	if err := st.SaveOverride(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	o.Value = `{"tenant":"hmdis"}`
+	if err := st.SaveOverride(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveOverride(ctx, Override{Kind: "room", Key: "hkm/x", Value: `{}`, CreatedBy: "@a:land.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteOverride(ctx, "room", "hkm/x"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Overrides(ctx)
+	if err != nil || len(got) != 1 || got[0].Value != `{"tenant":"hmdis"}` || got[0].AuditID != ids[0] {
+		t.Errorf("Overrides() = %+v, %v", got, err)
+	}
+
+	p := PendingCommand{PromptID: "$prompt", Bot: bot, Room: "!r:land.test", EventID: "$cmd", Sender: "@a:land.test",
+		Command: "!raum schliessen hkm/x", FourEyes: true, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(5 * time.Minute), AuditID: ids[1]}
+	if err := st.SavePending(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.TransitionPending(ctx, "$prompt", "pending", "confirmed"); err != nil || !ok {
+		t.Fatalf("first confirmation: %v, %v", ok, err)
+	}
+	if ok, err := st.TransitionPending(ctx, "$prompt", "pending", "confirmed"); err != nil || ok {
+		t.Errorf("second confirmation: got %v, %v; want false", ok, err)
+	}
+	back, err := st.Pending(ctx, "$prompt")
+	if err != nil || back == nil || back.State != "confirmed" || !back.FourEyes || back.Command != p.Command {
+		t.Errorf("Pending() = %+v, %v", back, err)
+	}
+	if none, err := st.Pending(ctx, "$nothing"); none != nil || err != nil {
+		t.Errorf("Pending(unknown) = %+v, %v", none, err)
 	}
 }
