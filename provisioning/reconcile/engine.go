@@ -11,6 +11,7 @@ import (
 	"github.com/landesmessenger/landesmessenger/directory"
 	"github.com/landesmessenger/landesmessenger/federation"
 	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/provisioning/override"
 	"github.com/landesmessenger/landesmessenger/store"
 )
 
@@ -26,6 +27,9 @@ type Engine struct {
 	// for the configuration (nil when it configures none). An error stops
 	// the plan: rooms are never planned without a list that is required.
 	FederationList func(ctx context.Context, cfg *config.Config) (*federation.List, error)
+	// Bots adds the admin bot's management rooms, with the bot accounts
+	// (which the caller makes before applying).
+	Bots bool
 }
 
 // Outcome is a computed plan with what it was computed from.
@@ -70,6 +74,12 @@ func Sources(cfg *config.Config) ([]directory.Source, error) {
 // People reads every directory source and returns the valid people. An
 // unreadable source is an error: no plan is made from half a directory.
 func People(ctx context.Context, cfg *config.Config) ([]provisioning.Person, []directory.Problem, error) {
+	return PeopleWith(ctx, cfg, nil)
+}
+
+// PeopleWith is People with the person overrides of set (nil: none)
+// applied before the records are validated.
+func PeopleWith(ctx context.Context, cfg *config.Config, set *override.Set) ([]provisioning.Person, []directory.Problem, error) {
 	sources, err := Sources(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -77,6 +87,9 @@ func People(ctx context.Context, cfg *config.Config) ([]provisioning.Person, []d
 	res, err := directory.ReadAll(ctx, sources...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read directory: %w", err)
+	}
+	if set != nil {
+		res.People = set.ApplyPeople(res.People)
 	}
 	units := map[config.TenantID]map[string]bool{}
 	for _, t := range cfg.Tenants {
@@ -99,6 +112,7 @@ func People(ctx context.Context, cfg *config.Config) ([]provisioning.Person, []d
 		people = append(people, provisioning.Person{
 			ID: provisioning.PersonID(p.ID), DisplayName: p.DisplayName(), Tenant: p.Tenant,
 			Unit: config.UnitID(p.Unit), Role: provisioning.Role(p.Role),
+			Disabled: set != nil && set.Disabled(provisioning.PersonID(p.ID)),
 		})
 	}
 	return people, problems, nil
@@ -115,12 +129,20 @@ func (e *Engine) Environment() provisioning.Environment {
 		env.ServerNames[name] = hs.ServerName
 		env.Service[name] = hs.Client.UserID
 	}
+	if e.Bots {
+		env.Bots = provisioning.BotUserIDs(e.Config, env.ServerNames)
+	}
 	return env
 }
 
 // Plan reads the directory and the homeservers and computes the plan.
 func (e *Engine) Plan(ctx context.Context, opts provisioning.Options) (*Outcome, error) {
-	people, problems, err := People(ctx, e.Config)
+	set, err := e.overrides(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := set.ApplyConfig(e.Config)
+	people, problems, err := PeopleWith(ctx, cfg, set)
 	if err != nil {
 		return nil, err
 	}
@@ -129,14 +151,19 @@ func (e *Engine) Plan(ctx context.Context, opts provisioning.Options) (*Outcome,
 	}
 	env := e.Environment()
 	if e.FederationList != nil {
-		if env.Federation, err = e.FederationList(ctx, e.Config); err != nil {
+		if env.Federation, err = e.FederationList(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}
-	want, err := provisioning.Build(e.Config, people, env)
+	want, err := provisioning.Build(cfg, people, env)
 	if err != nil {
 		return nil, err
 	}
+	userOf := map[provisioning.PersonID]id.UserID{}
+	for u, a := range want.Accounts {
+		userOf[a.Person] = u
+	}
+	set.ApplyMembers(want, userOf)
 	cur, warnings, err := Read(ctx, e.Homeservers, e.Store)
 	if err != nil {
 		return nil, err
@@ -147,6 +174,28 @@ func (e *Engine) Plan(ctx context.Context, opts provisioning.Options) (*Outcome,
 	}
 	plan.Warnings = append(warnings, plan.Warnings...)
 	return &Outcome{Plan: plan, Current: cur, Desired: want, Problems: problems}, nil
+}
+
+// overrides reads the overrides made through the admin bot. One that
+// cannot be read is logged and left out.
+func (e *Engine) overrides(ctx context.Context) (*override.Set, error) {
+	if e.Store == nil {
+		set, _ := override.Parse(nil)
+		return set, nil
+	}
+	stored, err := e.Store.Overrides(ctx)
+	if err != nil {
+		return nil, err
+	}
+	records := make([]override.Record, len(stored))
+	for i, o := range stored {
+		records[i] = override.Record{Kind: o.Kind, Key: o.Key, Value: o.Value}
+	}
+	set, errs := override.Parse(records)
+	for _, err := range errs {
+		e.Log.WithError(err).Warn("override skipped")
+	}
+	return set, nil
 }
 
 // Options returns the planner options of the configuration.
