@@ -1,0 +1,227 @@
+package command
+
+import "strings"
+
+// The arguments, shared by the commands that take them.
+var (
+	argID = Arg{Name: "KENNUNG", NameEN: "ID", kind: kindPerson, desc: phrase{
+		"Kennung der Person im Verzeichnis (z. B. `mmustermann`) oder ihre Matrix-ID (`@mmustermann:land.hessen.de`)",
+		"the person's directory id (e.g. `mmustermann`) or Matrix ID (`@mmustermann:land.hessen.de`)"}}
+	argTenant = Arg{Name: "MANDANT", NameEN: "TENANT", kind: kindSlug, desc: phrase{
+		"Kennung des Mandanten (z. B. `hmdis`)",
+		"the tenant's id (e.g. `hmdis`)"}}
+	argRoom = Arg{Name: "RAUM", NameEN: "ROOM", kind: kindRoom, desc: phrase{
+		"der Raum: `mandant/raum` (z. B. `hmdis/allgemein`), Raum-ID (`!…`) oder Alias (`#…:server`)",
+		"the room: `tenant/room` (e.g. `hmdis/allgemein`), room ID (`!…`) or alias (`#…:server`)"}}
+	argGiven = Arg{Name: "VORNAME", NameEN: "GIVEN", kind: kindText, desc: phrase{
+		"Vorname; mehrere Wörter in Anführungszeichen",
+		"given name; several words in quotes"}}
+	argSurname = Arg{Name: "NACHNAME", NameEN: "SURNAME", kind: kindText, desc: phrase{
+		"Nachname; mehrere Wörter in Anführungszeichen",
+		"surname; several words in quotes"}}
+	argRoomID = Arg{Name: "RAUMID", NameEN: "ROOMID", kind: kindSlug, desc: phrase{
+		"Kennung des neuen Raums im Mandanten (Kleinbuchstaben, Ziffern, Bindestriche)",
+		"the new room's id within the tenant (lower-case letters, digits, hyphens)"}}
+	argRoomName = Arg{Name: "NAME", NameEN: "NAME", Rest: true, kind: kindText, desc: phrase{
+		"Anzeigename des Raums: der Rest der Nachricht",
+		"the room's display name: the rest of the message"}}
+	argGrantRole = Arg{Name: "ROLLE", NameEN: "ROLE", Values: []string{"moderator", "admin"}, kind: kindChoice, desc: phrase{
+		"die neue Rolle im Mandanten",
+		"the new role in the tenant"}}
+	argCount = Arg{Name: "ANZAHL", NameEN: "COUNT", Optional: true, kind: kindCount, desc: phrase{
+		"wie viele Einträge, 1 bis 1000",
+		"how many entries, 1 to 1000"}}
+	argCommand = Arg{Name: "BEFEHL", NameEN: "COMMAND", Optional: true, Rest: true, kind: kindText, desc: phrase{
+		"der Befehl, zu dem die Hilfe gezeigt wird",
+		"the command to show the help for"}}
+)
+
+// The options, shared by the commands that take them.
+var (
+	optUnit = Option{Key: "einheit", KeyEN: "unit",
+		Value: Arg{Name: "EINHEIT", NameEN: "UNIT", kind: kindSlug},
+		desc: phrase{
+			"Einheit im Mandanten (z. B. `lpp`)",
+			"the unit within the tenant (e.g. `lpp`)"}}
+	optRole = Option{Key: "rolle", KeyEN: "role",
+		Value: Arg{Name: "ROLLE", NameEN: "ROLE", Values: []string{"member", "moderator", "admin"}, kind: kindChoice},
+		desc: phrase{
+			"Rolle im Mandanten; ohne die Option: Mitglied",
+			"the role in the tenant; without the option: member"}}
+	optReason = Option{Key: "grund", KeyEN: "reason",
+		Value: Arg{Name: "TEXT", NameEN: "TEXT", kind: kindText},
+		desc: phrase{
+			"Grund, für das Protokoll; mehrere Wörter in Anführungszeichen",
+			"the reason, for the audit trail; several words in quotes"}}
+	optClass = Option{Key: "klasse", KeyEN: "class",
+		Value: Arg{Name: "KLASSE", NameEN: "CLASS", Values: []string{"internal", "cross-agency", "external"}, kind: kindChoice},
+		desc: phrase{
+			"wer in den Raum darf: nur Personen des Mandanten (intern, ohne die Option), auch anderer Mandanten (behoerdenuebergreifend) oder auch Externe (extern)",
+			"who may be in the room: people of the tenant only (internal, without the option), of other tenants too (cross-agency) or outsiders too (external)"}}
+	optAudience = Option{Key: "zielgruppe", KeyEN: "audience",
+		Value: Arg{Name: "ZIELGRUPPE", NameEN: "AUDIENCE", Values: []string{"all", "leaders"}, kind: kindChoice},
+		desc: phrase{
+			"alle Personen (alle, ohne die Option) oder nur Moderatoren und Admins (leitung)",
+			"everyone (all, without the option) or moderators and admins only (leaders)"}}
+	optUser = Option{Key: "nutzer", KeyEN: "user",
+		Value: Arg{Name: "KENNUNG", NameEN: "ID", kind: kindPerson},
+		desc: phrase{
+			"nur Einträge zu dieser Person",
+			"only entries about this person"}}
+	optTenant = Option{Key: "mandant", KeyEN: "tenant",
+		Value: Arg{Name: "MANDANT", NameEN: "TENANT", kind: kindSlug},
+		desc: phrase{
+			"nur Einträge zu diesem Mandanten",
+			"only entries about this tenant"}}
+)
+
+// valueDE holds the German spellings of restricted values that differ from
+// the configuration's.
+var valueDE = map[string]string{
+	"member":       "mitglied",
+	"internal":     "intern",
+	"cross-agency": "behoerdenuebergreifend",
+	"external":     "extern",
+	"all":          "alle",
+	"leaders":      "leitung",
+}
+
+// specs is the command table. Spec.Name is filled in from EN by newTable.
+var specs = newTable([]*Spec{
+	{
+		DE: words("hilfe"), EN: words("help"), Args: []Arg{argCommand}, Access: Read,
+		Summary: tr("Zeigt die Übersicht der Befehle oder die Hilfe zu einem Befehl.",
+			"Shows the overview of the commands or the help for one command."),
+		Example: tr("!hilfe benutzer anlegen", "!help user add"),
+	},
+	{
+		DE: words("status"), EN: words("status"), Access: Read,
+		Summary: tr("Zeigt den Zustand des Dienstes und der Homeserver.",
+			"Shows the state of the service and the homeservers."),
+		Example: tr("!status", "!status"),
+	},
+	{
+		DE: words("mandant liste"), EN: words("tenant list"), Access: Read,
+		Summary: tr("Listet die Mandanten (Behörden) auf.",
+			"Lists the tenants (authorities)."),
+		Example: tr("!mandant liste", "!tenant list"),
+	},
+	{
+		DE: words("mandant zeigen"), EN: words("tenant show"), Args: []Arg{argTenant}, Access: Read,
+		Summary: tr("Zeigt einen Mandanten mit seinen Einheiten und Räumen.",
+			"Shows a tenant with its units and rooms."),
+		Example: tr("!mandant zeigen hmdis", "!tenant show hmdis"),
+	},
+	{
+		DE: words("benutzer zeigen"), EN: words("user show"), Args: []Arg{argID}, Access: Read,
+		Summary: tr("Zeigt eine Person: Konto, Mandant, Einheit und Rolle.",
+			"Shows a person: account, tenant, unit and role."),
+		Example: tr("!benutzer zeigen mmustermann", "!user show mmustermann"),
+	},
+	{
+		DE: words("benutzer anlegen"), EN: words("user add"),
+		Args:    []Arg{argID, argTenant, argGiven, argSurname},
+		Options: []Option{optUnit, optRole}, Access: Write,
+		Summary: tr("Legt eine Person an, zusätzlich zum Verzeichnis.",
+			"Adds a person, on top of the directory."),
+		Example: tr("!benutzer anlegen eschulz hmdis Eva Schulz einheit=lpp rolle=mitglied",
+			"!user add eschulz hmdis Eva Schulz unit=lpp role=member"),
+	},
+	{
+		DE: words("benutzer verschieben"), EN: words("user move"),
+		Args: []Arg{argID, argTenant}, Options: []Option{optUnit}, Access: Write,
+		Summary: tr("Verschiebt eine Person in einen anderen Mandanten oder eine andere Einheit.",
+			"Moves a person to another tenant or unit."),
+		Example: tr("!benutzer verschieben jfischer hmdis einheit=z",
+			"!user move jfischer hmdis unit=z"),
+	},
+	{
+		DE: words("benutzer sperren"), EN: words("user disable"),
+		Args: []Arg{argID}, Options: []Option{optReason}, Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Sperrt das Konto einer Person.",
+			"Disables a person's account."),
+		Example: tr(`!benutzer sperren jfischer grund="Abordnung bis 30.9."`,
+			`!user disable jfischer reason="seconded until 30 September"`),
+	},
+	{
+		DE: words("benutzer entsperren"), EN: words("user enable"), Args: []Arg{argID}, Access: Write,
+		Summary: tr("Hebt die Sperre des Kontos einer Person auf.",
+			"Enables a disabled account again."),
+		Example: tr("!benutzer entsperren jfischer", "!user enable jfischer"),
+	},
+	{
+		DE: words("raum zeigen"), EN: words("room show"), Args: []Arg{argRoom}, Access: Read,
+		Summary: tr("Zeigt einen Raum mit Klasse, Zielgruppe und Mitgliedern.",
+			"Shows a room with its class, audience and members."),
+		Example: tr("!raum zeigen hmdis/allgemein", "!room show hmdis/allgemein"),
+	},
+	{
+		DE: words("raum anlegen"), EN: words("room create"),
+		Args:    []Arg{argTenant, argRoomID, argRoomName},
+		Options: []Option{optClass, optAudience}, Access: Write,
+		Summary: tr("Legt einen Raum eines Mandanten an.",
+			"Creates a room of a tenant."),
+		Example: tr(`!raum anlegen hmdis lage "Lage und Einsatz" klasse=behoerdenuebergreifend zielgruppe=leitung`,
+			`!room create hmdis lage "Situation and operations" class=cross-agency audience=leaders`),
+	},
+	{
+		DE: words("raum schliessen"), EN: words("room close"), Args: []Arg{argRoom}, Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Schließt einen Raum.",
+			"Closes a room."),
+		Example: tr("!raum schliessen hmdis/lage", "!room close hmdis/lage"),
+	},
+	{
+		DE: words("mitglied hinzufuegen"), EN: words("member add"), Args: []Arg{argRoom, argID}, Access: Write,
+		Summary: tr("Fügt eine Person zu einem Raum hinzu.",
+			"Adds a person to a room."),
+		Example: tr("!mitglied hinzufuegen hmdis/lage eschmidt", "!member add hmdis/lage eschmidt"),
+	},
+	{
+		DE: words("mitglied entfernen"), EN: words("member remove"), Args: []Arg{argRoom, argID}, Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Entfernt eine Person aus einem Raum.",
+			"Removes a person from a room."),
+		Example: tr("!mitglied entfernen hmdis/lage eschmidt", "!member remove hmdis/lage eschmidt"),
+	},
+	{
+		DE: words("rolle vergeben"), EN: words("role grant"), Args: []Arg{argID, argGrantRole}, Access: Write,
+		Summary: tr("Macht eine Person zum Moderator oder Admin ihres Mandanten.",
+			"Makes a person a moderator or admin of their tenant."),
+		Example: tr("!rolle vergeben eschmidt moderator", "!role grant eschmidt moderator"),
+	},
+	{
+		DE: words("rolle entziehen"), EN: words("role revoke"), Args: []Arg{argID}, Access: Write,
+		Summary: tr("Nimmt einer Person die Rolle Admin oder Moderator; sie ist dann Mitglied.",
+			"Takes a person's admin or moderator role; they are a member then."),
+		Example: tr("!rolle entziehen eschmidt", "!role revoke eschmidt"),
+	},
+	{
+		DE: words("foederation zeigen"), EN: words("federation show"), Access: Read,
+		Summary: tr("Zeigt die Föderationsliste: welche Homeserver miteinander sprechen dürfen.",
+			"Shows the federation list: which homeservers may talk to each other."),
+		Example: tr("!foederation zeigen", "!federation show"),
+	},
+	{
+		DE: words("plan"), EN: words("plan"), Access: Read,
+		Summary: tr("Zeigt, was der nächste Abgleich ändern würde (wie `landesmessenger plan`).",
+			"Shows what the next provisioning run would change (like `landesmessenger plan`)."),
+		Example: tr("!plan", "!plan"),
+	},
+	{
+		DE: words("protokoll"), EN: words("audit"),
+		Args: []Arg{argCount}, Options: []Option{optUser, optTenant}, Access: Read,
+		Summary: tr("Zeigt die letzten Einträge des Protokolls der Admin-Befehle.",
+			"Shows the latest entries of the audit trail of admin commands."),
+		Example: tr("!protokoll 50 mandant=hmdis", "!audit 50 tenant=hmdis"),
+	},
+})
+
+func newTable(t []*Spec) []*Spec {
+	for _, s := range t {
+		s.Name = strings.Join(s.EN, " ")
+	}
+	return t
+}
+
+func words(s string) []string { return strings.Fields(s) }
+
+func tr(de, en string) map[Lang]string { return map[Lang]string{German: de, English: en} }
