@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -23,6 +24,8 @@ const retryAfterFailure = 30 * time.Second
 // Reconcile plans and applies once with the service's configuration and
 // returns the applied plan's result (nil when in sync).
 func (s *Service) Reconcile(ctx context.Context, eng *reconcile.Engine, allowMassRemoval bool, progress func(int, int, provisioning.Action, error)) (*reconcile.Outcome, *reconcile.Result, error) {
+	s.reconcileMu.Lock()
+	defer s.reconcileMu.Unlock()
 	out, err := eng.Plan(ctx, reconcile.Options(eng.Config, allowMassRemoval))
 	if err != nil {
 		return nil, nil, err
@@ -33,6 +36,12 @@ func (s *Service) Reconcile(ctx context.Context, eng *reconcile.Engine, allowMas
 	creds, err := reconcile.LoadCredentials(eng.Config.Provisioning.CredentialsFile)
 	if err != nil {
 		return out, nil, err
+	}
+	if eng.Bots {
+		// The bots join their rooms in this plan: their accounts first.
+		if _, err := s.EnsureBots(ctx, eng); err != nil {
+			return out, nil, err
+		}
 	}
 	ap := &reconcile.Applier{
 		Homeservers: eng.Homeservers, Store: s.Store, Credentials: creds,
@@ -78,7 +87,9 @@ func (s *Service) reconcileLoop(ctx context.Context, eng *reconcile.Engine) {
 			stamps = now
 			if cfg, err := config.Load(eng.Config.Path); err != nil {
 				log.WithError(err).Error("changed configuration is invalid; keeping the previous one")
+				s.health.setConfigProblem(err.Error())
 			} else {
+				s.health.setConfigProblem("")
 				log.Info("configuration, directory or federation list changed; reconciling")
 				if s.lists != nil {
 					s.lists.fetched = time.Time{} // fetch the list again now
@@ -117,10 +128,13 @@ func (s *Service) reconcileOnce(ctx context.Context, eng *reconcile.Engine, log 
 		}
 	}
 	fields := logrus.Fields{"duration": time.Since(start).Round(time.Millisecond), "writes": s.Writes() - writes}
+	s.refreshAdminRooms(ctx)
 	if res == nil {
+		s.health.reconciled("in sync")
 		log.WithFields(fields).Info("reconciled: in sync")
 		return true
 	}
+	s.health.reconciled(fmt.Sprintf("%d done, %d failed", res.Done, res.Failed))
 	fields["done"], fields["failed"] = res.Done, res.Failed
 	for _, e := range res.Errors {
 		log.WithError(e).Warn("action failed")

@@ -31,7 +31,7 @@ func (s *Service) Provisioning() (*reconcile.Engine, error) {
 	}
 	return &reconcile.Engine{
 		Config: s.Config, Homeservers: hss, Store: s.Store, Log: s.log.WithField("component", "provisioning"),
-		RoomVersion: version, FederationList: s.federationList,
+		RoomVersion: version, FederationList: s.federationList, Bots: true,
 	}, nil
 }
 

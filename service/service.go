@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/landesmessenger/landesmessenger/bots/admin"
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/homeserver"
 	"github.com/landesmessenger/landesmessenger/logging"
@@ -124,6 +126,12 @@ type Service struct {
 	runID   int64
 	// lists keeps the federation list in force, if one is configured.
 	lists *ListKeeper
+	// version is the version of the running binary.
+	version string
+	// reconcileMu serializes reconciles of the loop and of the admin bot.
+	reconcileMu sync.Mutex
+	health      health
+	adminBot    *admin.Bot
 }
 
 // Start opens the database, applies its migrations, and connects to every
@@ -138,7 +146,7 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets}
+	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets, version: version}
 	for _, t := range targets {
 		hlog := log.WithFields(logrus.Fields{"homeserver": t.Endpoint.Name, "client_url": t.Endpoint.ClientURL})
 		saved, err := db.LoadSession(ctx, t.Endpoint.Name)
@@ -206,8 +214,10 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 		defer close(done)
 		svc.reconcileLoop(ctx, eng)
 	}()
+	bots := svc.startAdminBot(ctx, eng)
 	<-ctx.Done()
 	<-done
+	bots.Wait()
 	log.Info("stopping")
 	return svc.Stop()
 }

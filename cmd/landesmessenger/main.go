@@ -135,6 +135,7 @@ func main() {
 				},
 			},
 			federationCommand(),
+			auditCommand(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {

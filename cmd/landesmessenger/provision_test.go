@@ -359,6 +359,8 @@ type provWant struct {
 	rooms map[string]string // room key -> homeserver name
 	hosts map[string]string // tenant -> homeserver name
 	cfg   *config.Config    // the rendered configuration
+	// personHost maps person ids to their homeserver names.
+	personHost map[string]string
 }
 
 // expect derives, independently of the planner, the accounts and rooms the
@@ -369,11 +371,12 @@ func (s *provStack) expect(t *testing.T, cfgPath string) *provWant {
 	if err != nil {
 		t.Fatalf("load %s: %v", cfgPath, err)
 	}
-	e := &provWant{rooms: map[string]string{}, hosts: map[string]string{}, cfg: cfg}
+	e := &provWant{rooms: map[string]string{}, hosts: map[string]string{}, cfg: cfg, personHost: map[string]string{}}
+	e.rooms["rooms/verwaltung"] = string(cfg.Admin.Homeserver)
 	for _, tn := range cfg.Tenants {
 		hs := string(tn.Homeserver)
 		e.hosts[string(tn.ID)] = hs
-		for _, r := range []string{"space", "allgemein", "leitung", "mitteilungen"} {
+		for _, r := range []string{"space", "allgemein", "leitung", "mitteilungen", "verwaltung"} {
 			e.rooms[string(tn.ID)+"/"+r] = hs
 		}
 		for _, u := range tn.Units {
@@ -392,6 +395,7 @@ func (s *provStack) expect(t *testing.T, cfgPath string) *provWant {
 	}
 	for _, p := range res.People {
 		e.users = append(e.users, s.user(t, string(p.ID), e.hosts[string(p.Tenant)]).String())
+		e.personHost[string(p.ID)] = e.hosts[string(p.Tenant)]
 	}
 	sort.Strings(e.users)
 	return e
@@ -596,10 +600,13 @@ var provPeopleRooms = []struct {
 }{
 	// A ministry admin on land, which carries four tenants: internal rooms
 	// federate (the tenants share the server), the cross room landeslage.
-	{"mmustermann", "land", "hmdis", []string{"hmdis/space", "hmdis/allgemein", "hmdis/leitung", "hmdis/mitteilungen", "hmdis/unit-z", "rooms/landeslage"}, true},
+	// As the tenant's admin, also in its management room.
+	{"mmustermann", "land", "hmdis", []string{"hmdis/space", "hmdis/allgemein", "hmdis/leitung", "hmdis/mitteilungen", "hmdis/unit-z", "rooms/landeslage", "hmdis/verwaltung"}, true},
 	// A police admin: the police's internal rooms do not federate; the
 	// cross room landeslage lives on land.
-	{"fschwarz", "polizei", "polizei", []string{"polizei/space", "polizei/allgemein", "polizei/leitung", "polizei/mitteilungen", "polizei/unit-pp-nordhessen", "rooms/landeslage"}, false},
+	{"fschwarz", "polizei", "polizei", []string{"polizei/space", "polizei/allgemein", "polizei/leitung", "polizei/mitteilungen", "polizei/unit-pp-nordhessen", "rooms/landeslage", "polizei/verwaltung"}, false},
+	// The Land admin: the Land-wide admin room besides her tenant's rooms.
+	{"kwagner", "land", "stk", []string{"stk/space", "stk/allgemein", "stk/leitung", "stk/mitteilungen", "stk/unit-z", "stk/verwaltung", "rooms/verwaltung", "rooms/landeslage"}, true},
 	// A forester: the external room holzmarkt and the cross room
 	// forst-umwelt (audience all) on land.
 	{"gmeier", "forst", "hessenforst", []string{"hessenforst/space", "hessenforst/allgemein", "hessenforst/mitteilungen", "hessenforst/unit-fa-kassel", "hessenforst/holzmarkt", "rooms/forst-umwelt"}, false},
@@ -697,6 +704,8 @@ func provPeopleLogIn(t *testing.T, s *provStack) {
 				}
 			}
 			sort.Strings(listed)
+			// Management rooms are in no space.
+			wantKeys = slices.DeleteFunc(wantKeys, func(k string) bool { return strings.HasSuffix(k, "/verwaltung") })
 			if !slices.Equal(listed, wantKeys) {
 				t.Errorf("hierarchy of %s/space as %s: got %v, want %v", p.tenant, user, listed, wantKeys)
 			}
@@ -735,6 +744,9 @@ func provMembersSeeTheirRooms(t *testing.T, s *provStack) {
 	service := map[id.UserID]bool{}
 	for _, hs := range s.state.Homeservers {
 		service[id.UserID(hs.ServiceUserID)] = true
+		// The admin bot: its password is in the database, not in the
+		// credentials file (bots are tested on their own).
+		service[id.NewUserID(svc.Config.Admin.BotLocalpart, hs.ServerName)] = true
 	}
 	for _, hs := range s.state.Homeservers {
 		cli := provServiceClient(t, svc, hs.Name)
@@ -785,6 +797,9 @@ func provMembersSeeTheirRooms(t *testing.T, s *provStack) {
 
 // isChild reports whether the room key belongs in the space of tenant.
 func (s *provStack) isChild(want *provWant, tenant, key string) bool {
+	if strings.HasSuffix(key, "/verwaltung") {
+		return false // management rooms are in no space
+	}
 	if strings.HasPrefix(key, tenant+"/") {
 		return key != tenant+"/space"
 	}
@@ -801,7 +816,12 @@ func (s *provStack) wantACL(t *testing.T, want *provWant, key string) []string {
 	t.Helper()
 	tenant, room, _ := strings.Cut(key, "/")
 	hosts := map[string]bool{want.rooms[key]: true}
-	if tenant == "rooms" {
+	if key == "rooms/verwaltung" {
+		// The Land admin room: the homeservers of its admins and auditors.
+		for _, pid := range append(append([]string(nil), want.cfg.Admin.LandAdmins...), want.cfg.Admin.Auditors...) {
+			hosts[want.personHost[pid]] = true
+		}
+	} else if tenant == "rooms" {
 		r, _ := want.cfg.Room(config.RoomID(room))
 		for _, tn := range r.Tenants {
 			hosts[want.hosts[string(tn)]] = true
@@ -1139,6 +1159,8 @@ func provChangeSet(t *testing.T, s *provStack) {
 		"create_room hmwk/leitung",
 		"create_room hmwk/mitteilungen",
 		"create_room hmwk/unit-z",
+		"create_room hmwk/verwaltung",
+		"join_room hmwk/verwaltung " + land("lm-verwaltung"),
 		"set_space_child hmwk/space hmwk/allgemein",
 		"set_space_child hmwk/space hmwk/leitung",
 		"set_space_child hmwk/space hmwk/mitteilungen",

@@ -176,6 +176,17 @@ func (e *Engine) Plan(ctx context.Context, opts provisioning.Options) (*Outcome,
 	return &Outcome{Plan: plan, Current: cur, Desired: want, Problems: problems}, nil
 }
 
+// People returns the valid people of the directory with the overrides of
+// the admin bot applied, as the next plan sees them.
+func (e *Engine) People(ctx context.Context) ([]provisioning.Person, error) {
+	set, err := e.overrides(ctx)
+	if err != nil {
+		return nil, err
+	}
+	people, _, err := PeopleWith(ctx, set.ApplyConfig(e.Config), set)
+	return people, err
+}
+
 // overrides reads the overrides made through the admin bot. One that
 // cannot be read is logged and left out.
 func (e *Engine) overrides(ctx context.Context) (*override.Set, error) {

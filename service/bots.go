@@ -1,0 +1,95 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
+)
+
+// BotDisplayName is the display name of the admin bot's accounts.
+const BotDisplayName = "Landesmessenger Verwaltung"
+
+// Names of the bot secrets kept in the store.
+const (
+	secretPassword = "password"
+)
+
+// BotAccount is an admin bot account with its password.
+type BotAccount struct {
+	Homeserver config.HomeserverName
+	UserID     id.UserID
+	ClientURL  string
+	Password   string
+}
+
+// EnsureBots makes sure every admin bot account of eng's desired state
+// exists and its password is known: a password is made and kept in the
+// database before the account is created (a crash in between loses
+// nothing); an account whose password was lost (a new database) gets a new
+// one, ending its sessions.
+func (s *Service) EnsureBots(ctx context.Context, eng *reconcile.Engine) ([]BotAccount, error) {
+	env := eng.Environment()
+	var out []BotAccount
+	for hs, bot := range env.Bots {
+		h := eng.Homeservers[hs]
+		if h == nil {
+			continue
+		}
+		localpart, _, err := bot.Parse()
+		if err != nil {
+			return nil, err
+		}
+		pw, err := s.Store.BotSecret(ctx, bot.String(), secretPassword)
+		if err != nil {
+			return nil, err
+		}
+		fresh := pw == ""
+		if fresh {
+			if pw, err = newSecret(); err != nil {
+				return nil, err
+			}
+			if err := s.Store.SetBotSecret(ctx, bot.String(), secretPassword, pw); err != nil {
+				return nil, err
+			}
+		}
+		_, created, err := h.Admin.CreateAccount(ctx, localpart, pw, BotDisplayName)
+		if err != nil {
+			return nil, fmt.Errorf("admin bot %s: %w", bot, err)
+		}
+		if !created && fresh {
+			if err := h.Admin.ResetPassword(ctx, bot, pw, true); err != nil {
+				return nil, fmt.Errorf("admin bot %s: %w", bot, err)
+			}
+			s.log.WithField("user_id", bot).Warn("admin bot account existed without a known password; gave it a new one")
+		} else if created {
+			s.log.WithFields(logrus.Fields{"user_id": bot, "homeserver": hs}).Info("admin bot account created")
+		}
+		out = append(out, BotAccount{Homeserver: hs, UserID: bot, ClientURL: s.clientURL(hs), Password: pw})
+	}
+	return out, nil
+}
+
+// clientURL returns the client URL of homeserver name.
+func (s *Service) clientURL(name config.HomeserverName) string {
+	for _, t := range s.Targets {
+		if t.Endpoint.Name == string(name) {
+			return t.Endpoint.ClientURL
+		}
+	}
+	return ""
+}
+
+func newSecret() (string, error) {
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(buf), nil
+}
