@@ -31,6 +31,9 @@ type Admin struct {
 	// Language of the bot's replies unless a command is given in English:
 	// "de" or "en".
 	Language string `yaml:"language"`
+	// CommandsPerMinute bounds the commands of one sender, after a burst
+	// of ten; more are refused.
+	CommandsPerMinute int `yaml:"commands_per_minute"`
 	// Line is where the section starts (0 if absent).
 	Line int `yaml:"-"`
 }
@@ -39,6 +42,8 @@ type Admin struct {
 const (
 	DefaultBotLocalpart = "lm-verwaltung"
 	DefaultLanguage     = "de"
+	// DefaultCommandsPerMinute is the rate limit per sender.
+	DefaultCommandsPerMinute = 20
 )
 
 // IsLandAdmin reports whether the person id administers the whole Land.
@@ -51,7 +56,7 @@ func (a *Admin) IsAuditor(person string) bool { return contains(a.Auditors, pers
 // admin's confirmation.
 func (a *Admin) NeedsFourEyes(command string) bool { return contains(a.FourEyes, command) }
 
-var adminKeys = []string{"homeserver", "land_admins", "auditors", "four_eyes", "verified_devices_only", "bot_localpart", "language"}
+var adminKeys = []string{"homeserver", "land_admins", "auditors", "four_eyes", "verified_devices_only", "bot_localpart", "language", "commands_per_minute"}
 
 // fourEyesCommands are the commands four_eyes may name: those that change
 // something.
@@ -116,6 +121,11 @@ func (d *decoder) admin(top mapping, cfg *Config) {
 			d.addf(line, f, "%q is the service account of homeserver %s: the bot needs an account of its own", a.BotLocalpart, hs.Name)
 			break
 		}
+	}
+	a.CommandsPerMinute = d.integer(m, "commands_per_minute", DefaultCommandsPerMinute)
+	if a.CommandsPerMinute < 1 || a.CommandsPerMinute > 6000 {
+		line, f := field("commands_per_minute")
+		d.addf(line, f, "must be between 1 and 6000, got %d", a.CommandsPerMinute)
 	}
 	a.Language = strings.ToLower(d.str(m, "language"))
 	if a.Language == "" {

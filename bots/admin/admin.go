@@ -120,9 +120,13 @@ type Bot struct {
 }
 
 // New returns the admin bot's logic. A sender may give 10 commands at once
-// and then one every 3 seconds.
+// and then admin.commands_per_minute of the configuration.
 func New(env Env, st *store.Store, log logrus.FieldLogger) *Bot {
-	return &Bot{Env: env, Store: st, Log: log, limit: newLimiter(10, 3*time.Second)}
+	perMinute := env.Config().Admin.CommandsPerMinute
+	if perMinute <= 0 {
+		perMinute = config.DefaultCommandsPerMinute
+	}
+	return &Bot{Env: env, Store: st, Log: log, limit: newLimiter(10, time.Minute/time.Duration(perMinute))}
 }
 
 // Scope is what a management room is for: the whole Land, or one tenant.

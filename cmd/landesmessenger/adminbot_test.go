@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/internal/e2eetest"
+)
+
+// This file holds the integration test of the admin bot: serve runs the
+// bots on the example's stack; people log in with an encrypted client and
+// drive the bot from their management rooms, as in Element.
+
+// serveProc is a running `landesmessenger serve`.
+type serveProc struct {
+	cmd    *exec.Cmd
+	logs   *logWatcher
+	exited chan error
+}
+
+// startServe starts serve on the stack's rendered config and waits until
+// its four admin bots run.
+func (s *provStack) startServe(t *testing.T) *serveProc {
+	t.Helper()
+	cmd := exec.Command(s.bin, "serve", "-c", s.cfg)
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), s.env...)
+	cmd.Env = append(cmd.Env, "LM_LOG_LEVEL=info")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{cmd: cmd, logs: watchLog(pr), exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() { p.stop(t) })
+	from := 0
+	for i := 0; i < len(s.state.Homeservers); i++ {
+		at := p.logs.waitFor(from, 3*time.Minute, "admin bot running")
+		if at < 0 {
+			t.Fatalf("serve: admin bot %d of %d not running:\n%s", i+1, len(s.state.Homeservers), p.logs)
+		}
+		from = at + 1
+	}
+	return p
+}
+
+// stop stops serve with SIGINT and waits for it.
+func (p *serveProc) stop(t *testing.T) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Errorf("serve did not stop within 60 s after SIGINT")
+		<-p.exited
+	}
+}
+
+// TestAdminBot drives the admin bot on both kinds: replies (encrypted) in
+// the Land admin room, a change through an override, refusals, a
+// confirmation that survives a restart of serve, and the audit export.
+func TestAdminBot(t *testing.T) {
+	bin := buildBinary(t)
+	for _, kind := range provKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			s := upProvStack(t, bin, kind)
+			if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
+				t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
+				s.mustLM(t, 0, "apply", "-c", s.cfg)
+			}
+			serve := s.startServe(t)
+			adminBotSteps(t, s, serve)
+		})
+	}
+}
+
+func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
+	creds := s.credentials(t)
+	land := s.server(t, "land")
+	login := func(localpart string) *e2eetest.Client {
+		u := s.user(t, localpart, "land")
+		return e2eetest.Login(t, land.ClientURL, u, creds[u.String()])
+	}
+	bot := s.user(t, "lm-verwaltung", "land")
+	kw := login("kwagner")
+	landRoom := provResolve(t, kw.Cli, s.alias(t, "rooms/verwaltung", "land"))
+	kw.WaitEncrypted(t, landRoom)
+
+	ask := func(c *e2eetest.Client, room id.RoomID, text string) (*event.Event, id.EventID) {
+		t.Helper()
+		ev := c.Say(t, room, text)
+		return c.Reply(t, room, ev, bot), ev
+	}
+	wantIn := func(what string, e *event.Event, wants ...string) {
+		t.Helper()
+		body := e2eetest.Body(e)
+		for _, w := range wants {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: reply %q lacks %q", what, body, w)
+			}
+		}
+	}
+
+	// status: an encrypted reply, ✅ on the command.
+	r, ev := ask(kw, landRoom, "!status")
+	wantIn("!status", r, "Landesmessenger", "land (")
+	if r.Mautrix.EventSource&event.SourceDecrypted == 0 {
+		t.Errorf("!status: the reply was not encrypted (source %v)", r.Mautrix.EventSource)
+	}
+	kw.Reacted(t, landRoom, ev, bot, "✅")
+
+	r, _ = ask(kw, landRoom, "!hilfe")
+	wantIn("!hilfe", r, "!benutzer zeigen", "!raum schliessen")
+	r, _ = ask(kw, landRoom, "!benutzer zeigen mmustermann")
+	wantIn("!benutzer zeigen", r, "Max Mustermann", "hmdis/allgemein")
+	r, _ = ask(kw, landRoom, "!benutzer zeigen")
+	wantIn("malformed command", r, "!benutzer zeigen KENNUNG")
+
+	// A change: a new person, carried out through the override at once.
+	r, _ = ask(kw, landRoom, `!benutzer anlegen nneu hkm Nina "Neu-Mann" einheit=z`)
+	wantIn("!benutzer anlegen", r, "Erledigt")
+	svc := s.connect(t, s.cfg)
+	landSvc := provServiceClient(t, svc, "land")
+	hkm := provResolve(t, landSvc, s.alias(t, "hkm/allgemein", "land"))
+	nneu := s.user(t, "nneu", "land")
+	if got := provMembership(t, landSvc, hkm, nneu); got != "join" {
+		t.Errorf("nneu in hkm/allgemein after !benutzer anlegen: got %q, want join", got)
+	}
+	_ = svc.Stop()
+
+	// Refusals: the auditor may not change anything; a tenant admin may not
+	// act on another tenant.
+	dsb := login("sweber")
+	dsb.WaitEncrypted(t, landRoom)
+	r, _ = ask(dsb, landRoom, "!benutzer sperren vhuber")
+	wantIn("auditor", r, "⛔", "lesende")
+	mm := login("mmustermann")
+	hmdisRoom := provResolve(t, mm.Cli, s.alias(t, "hmdis/verwaltung", "land"))
+	mm.WaitEncrypted(t, hmdisRoom)
+	r, _ = ask(mm, hmdisRoom, "!benutzer zeigen kwagner")
+	wantIn("other tenant", r, "⛔", "`stk`")
+
+	// A confirmation that survives a restart: disable vhuber.
+	prompt, cmd := ask(kw, landRoom, "!benutzer sperren vhuber grund=Test")
+	wantIn("prompt", prompt, "⚠️", "✅")
+	serve.stop(t)
+	serve = s.startServe(t)
+	kw.React(t, landRoom, prompt.ID, "✅")
+	deadline := time.Now().Add(60 * time.Second)
+	for len(kw.Replies(landRoom, cmd, bot)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	replies := kw.Replies(landRoom, cmd, bot)
+	if len(replies) != 2 || !strings.Contains(replies[1], "Erledigt") {
+		t.Fatalf("after the ✅: replies to the command %q, want the prompt and \"Erledigt…\"", replies)
+	}
+	vhuber := s.user(t, "vhuber", "land")
+	if _, err := s.login(context.Background(), "land", vhuber, creds[vhuber.String()]); err == nil {
+		t.Errorf("vhuber can still log in after !benutzer sperren")
+	}
+	// A second ✅ runs nothing again.
+	kw.React(t, landRoom, prompt.ID, "✔️")
+	time.Sleep(2 * time.Second)
+	if n := len(kw.Replies(landRoom, cmd, bot)); n != 2 {
+		t.Errorf("after a second confirmation: %d replies to the command, want 2", n)
+	}
+	serve.stop(t)
+
+	// The overrides are part of every plan: nothing is pending.
+	stdout, _ := s.mustLM(t, 0, "plan", "-c", s.cfg, "--exit-code")
+	if !strings.Contains(stdout, "In sync") {
+		t.Errorf("plan after the bot's changes: got %q, want in sync", stdout)
+	}
+
+	// The audit trail.
+	stdout, _ = s.mustLM(t, 0, "audit", "export", "-c", s.cfg)
+	var decisions []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var e struct {
+			Sender, Command, Decision, Device string
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit export line %q: %v", line, err)
+		}
+		if e.Command == "user disable" {
+			decisions = append(decisions, e.Decision)
+		}
+		if e.Sender == kw.Cli.UserID.String() && e.Command == "status" && e.Device != kw.Cli.DeviceID.String() {
+			t.Errorf("audit: status by %s from device %q, want %q", e.Sender, e.Device, kw.Cli.DeviceID)
+		}
+	}
+	want := []string{"refused", "awaiting_confirmation", "confirmed", "done"}
+	if strings.Join(decisions, ",") != strings.Join(want, ",") {
+		t.Errorf("audit of user disable: got %v, want %v (the auditor's refusal, then the confirmed command once)", decisions, want)
+	}
+}
