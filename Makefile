@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOTOOLCHAIN := local
 
-.PHONY: all build demo test fmt-check vet unit bench bench-go bench-stack bench-provisioning clean
+.PHONY: all build demo test fmt-check vet unit fuzz bench bench-go bench-stack bench-provisioning bench-bot clean
 
 all: build
 
@@ -29,6 +29,13 @@ demo: build
 # A skipped test fails the run: everything, integration included, must run.
 test: fmt-check vet build
 	set -o pipefail; $(GO) test -tags $(TAGS) -count=1 -timeout $(TEST_TIMEOUT) -json ./... | ./scripts/gotest-summary.py
+	$(MAKE) -s fuzz FUZZTIME=10s
+
+# Fuzz the admin bot's command parser: FUZZTIME in `make test` is short; for
+# a longer run: make fuzz FUZZTIME=10m
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 200x ./bots/command/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -46,7 +53,7 @@ unit:
 # a baseline, no-op reconcile), each script writing its section of
 # docs/benchmarks.md. The whole run takes about two hours on 2 cores (one
 # converge of the provisioning benchmark takes 11 to 16 minutes there).
-bench: bench-go bench-stack bench-provisioning
+bench: bench-go bench-stack bench-provisioning bench-bot
 
 bench-go:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
@@ -56,6 +63,9 @@ bench-stack: build
 
 bench-provisioning: build
 	./scripts/bench-provisioning.sh
+
+bench-bot: build
+	./scripts/bench-bot.sh
 
 clean:
 	rm -rf bin

@@ -25,6 +25,9 @@ import (
 	"github.com/landesmessenger/landesmessenger/store"
 )
 
+// WorkingAfter is how long a command runs before the bot marks it with ⏳.
+const WorkingAfter = 300 * time.Millisecond
+
 // ConfirmWithin is how long a prompt waits for its ✅.
 const ConfirmWithin = 5 * time.Minute
 
@@ -208,6 +211,7 @@ func (r *request) t(de, en string) string {
 // HandleMessage handles a message in a management room: a command or
 // chat.
 func (b *Bot) HandleMessage(ctx context.Context, rp Replier, m *Message) {
+	start := time.Now()
 	scope, ok := b.scope(m.Room)
 	if !ok {
 		return
@@ -271,8 +275,12 @@ func (b *Bot) HandleMessage(ctx context.Context, rp Replier, m *Message) {
 		b.ask(ctx, req, tenant, prompt)
 		return
 	}
-	log.WithField("command", inv.Spec.Name).Info("admin command")
+	checked := time.Since(start)
 	b.run(ctx, req, tenant)
+	log.WithFields(logrus.Fields{
+		"command": inv.Spec.Name, "checks": checked.Round(time.Microsecond), "total": time.Since(start).Round(time.Microsecond),
+		"since_sent": b.now().Sub(m.Time).Round(time.Millisecond),
+	}).Info("admin command")
 }
 
 func (b *Bot) defaultLang() command.Lang {
@@ -285,10 +293,25 @@ func (b *Bot) defaultLang() command.Lang {
 // run carries out an authorized command and reports with reactions, a
 // reply and an audit entry.
 func (b *Bot) run(ctx context.Context, req *request, tenant config.TenantID) {
-	working, _ := req.bot.React(ctx, req.msg.Room, req.msg.Event, KeyWorking)
+	// ⏳ only for commands that take a while: a quick answer needs none.
+	var working id.EventID
+	var wmu sync.Mutex
+	timer := time.AfterFunc(WorkingAfter, func() {
+		wmu.Lock()
+		defer wmu.Unlock()
+		if ev, err := req.bot.React(ctx, req.msg.Room, req.msg.Event, KeyWorking); err == nil {
+			working = ev
+		}
+	})
+	t0 := time.Now()
 	res := b.execute(ctx, req)
-	if working != "" {
-		_ = req.bot.Redact(ctx, req.msg.Room, working)
+	tExec := time.Since(t0)
+	if !timer.Stop() {
+		wmu.Lock() // wait for the ⏳ being sent
+		if working != "" {
+			_ = req.bot.Redact(ctx, req.msg.Room, working)
+		}
+		wmu.Unlock()
 	}
 	decision, key := "done", KeyDone
 	if res.err != nil {
@@ -304,9 +327,14 @@ func (b *Bot) run(ctx context.Context, req *request, tenant config.TenantID) {
 	if res.err != nil {
 		detail = strings.TrimSpace(detail + " error: " + safeError(res.err))
 	}
+	t1 := time.Now()
 	b.auditRef(ctx, req, req.inv.Spec.Name, tenant, decision, detail, req.audit)
+	t2 := time.Now()
 	b.reply(ctx, req, res.text)
+	t3 := time.Now()
 	_, _ = req.bot.React(ctx, req.msg.Room, req.msg.Event, key)
+	b.Log.WithFields(logrus.Fields{"execute": tExec.Round(time.Microsecond), "audit": t2.Sub(t1).Round(time.Microsecond),
+		"reply": t3.Sub(t2).Round(time.Microsecond), "react": time.Since(t3).Round(time.Microsecond)}).Debug("admin command timing")
 }
 
 // safeError is an error for the audit trail: its first line, bounded.

@@ -52,6 +52,8 @@ type fakeEnv struct {
 	mu      sync.Mutex
 	applied int
 	problem string
+	// delay makes Apply slow, as on a big Land.
+	delay time.Duration
 }
 
 func (e *fakeEnv) Config() *config.Config { return e.cfg }
@@ -121,6 +123,7 @@ func (e *fakeEnv) Apply(ctx context.Context) (*reconcile.Outcome, *reconcile.Res
 	e.mu.Lock()
 	e.applied++
 	e.mu.Unlock()
+	time.Sleep(e.delay)
 	out, _ := e.Plan(ctx)
 	return out, nil, nil
 }
@@ -326,6 +329,7 @@ func TestReadCommands(t *testing.T) {
 
 func TestWriteCommandBecomesOverride(t *testing.T) {
 	h := newHarness(t)
+	h.env.delay = WorkingAfter + 200*time.Millisecond // long enough for ⏳
 	got, ev := h.say(hmdisRoom, hadmin, "!benutzer anlegen nneu hmdis Nina Neu einheit=z")
 	wantContains(t, "user add", got, "Erledigt")
 	if h.env.applied != 1 {
@@ -338,6 +342,7 @@ func TestWriteCommandBecomesOverride(t *testing.T) {
 	if !contains(h.mx.reactions, string(ev)+" ⏳") || !contains(h.mx.reactions, string(ev)+" ✅") {
 		t.Errorf("reactions %v: want ⏳ and ✅", h.mx.reactions)
 	}
+	h.env.delay = 0
 	got, _ = h.say(hmdisRoom, hadmin, "!benutzer anlegen nneu hmdis Nina Neu")
 	wantContains(t, "user add twice", got, "gibt es schon")
 	got, _ = h.say(hmdisRoom, hadmin, "!benutzer anlegen xy hmdis X Y einheit=gibtsnicht")

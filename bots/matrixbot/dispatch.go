@@ -18,9 +18,12 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	if b.cfg.OnMessage == nil || msg.MsgType != event.MsgText || msg.RelatesTo.GetReplaceID() != "" {
 		return
 	}
+	arrived := time.Now()
 	if !b.admit(ctx, evt) {
 		return
 	}
+	b.log.WithFields(logrus.Fields{"event_id": evt.ID.String(), "since_sent": arrived.Sub(time.UnixMilli(evt.Timestamp)).Round(time.Millisecond),
+		"admit": time.Since(arrived).Round(time.Microsecond)}).Trace("message arrived")
 	msg.RemoveReplyFallback()
 	m := &Message{
 		Room:      evt.RoomID,

@@ -165,6 +165,22 @@ func (c *Client) Reply(t T, room id.RoomID, evt id.EventID, from id.UserID) *eve
 	return out
 }
 
+// Seen waits until the client has the event evt, decrypted if it was
+// encrypted.
+func (c *Client) Seen(t T, room id.RoomID, evt id.EventID) *event.Event {
+	t.Helper()
+	var out *event.Event
+	c.wait(t, "event "+evt.String(), func() bool {
+		e, ok := c.seen[evt]
+		if ok && e.RoomID == room && e.Type != event.EventEncrypted {
+			out = e
+			return true
+		}
+		return false
+	})
+	return out
+}
+
 // Reacted waits until from reacted to evt with key.
 func (c *Client) Reacted(t T, room id.RoomID, evt id.EventID, from id.UserID, key string) {
 	t.Helper()
