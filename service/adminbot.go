@@ -194,7 +194,13 @@ func (s *Service) runBot(ctx context.Context, acc BotAccount, log logrus.FieldLo
 		cancel()
 		if err == nil {
 			log.WithField("device_id", bot.DeviceID()).Info("admin bot running")
+			s.botsMu.Lock()
+			s.bots[acc.Homeserver] = bot
+			s.botsMu.Unlock()
 			<-ctx.Done()
+			s.botsMu.Lock()
+			delete(s.bots, acc.Homeserver)
+			s.botsMu.Unlock()
 			if err := bot.Stop(); err != nil {
 				log.WithError(err).Warn("admin bot stopped with an error")
 			}
@@ -206,5 +212,30 @@ func (s *Service) runBot(ctx context.Context, acc BotAccount, log logrus.FieldLo
 			return
 		case <-time.After(30 * time.Second):
 		}
+	}
+}
+
+// notifyLand posts text into the Land-wide admin room through the bot of
+// its homeserver (for what the Land's admins must know at once, such as a
+// refused federation list). Without a running bot it only logs.
+func (s *Service) notifyLand(ctx context.Context, text string) {
+	cfg := s.Config
+	s.botsMu.Lock()
+	bot := s.bots[cfg.Admin.Homeserver]
+	s.botsMu.Unlock()
+	room := ""
+	if rooms, err := s.Store.Rooms(ctx); err == nil {
+		for _, r := range rooms {
+			if provisioning.RoomKey(r.Key) == provisioning.LandAdminRoom {
+				room = r.RoomID
+			}
+		}
+	}
+	if bot == nil || room == "" {
+		s.log.WithField("notice", text).Warn("notice for the Land admin room not posted: no admin bot running there yet")
+		return
+	}
+	if _, err := bot.Reply(ctx, id.RoomID(room), "", "⚠️ "+text); err != nil {
+		s.log.WithError(err).Warn("notice for the Land admin room not posted")
 	}
 }

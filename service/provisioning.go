@@ -43,7 +43,7 @@ func (s *Service) federationList(ctx context.Context, cfg *config.Config) (*fede
 		return nil, nil
 	}
 	if s.lists == nil {
-		k := &ListKeeper{Config: cfg.Federation, Store: s.Store, Log: s.log.WithField("component", "federation")}
+		k := &ListKeeper{Config: cfg.Federation, Store: s.Store, Log: s.log.WithField("component", "federation"), Notify: s.notifyLand}
 		if err := k.Load(ctx); err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/bots/admin"
+	"github.com/landesmessenger/landesmessenger/bots/matrixbot"
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/homeserver"
 	"github.com/landesmessenger/landesmessenger/logging"
@@ -132,6 +133,9 @@ type Service struct {
 	reconcileMu sync.Mutex
 	health      health
 	adminBot    *admin.Bot
+	// bots are the running admin bots by homeserver.
+	botsMu sync.Mutex
+	bots   map[config.HomeserverName]*matrixbot.Bot
 }
 
 // Start opens the database, applies its migrations, and connects to every
@@ -146,7 +150,7 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets, version: version}
+	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets, version: version, bots: map[config.HomeserverName]*matrixbot.Bot{}}
 	for _, t := range targets {
 		hlog := log.WithFields(logrus.Fields{"homeserver": t.Endpoint.Name, "client_url": t.Endpoint.ClientURL})
 		saved, err := db.LoadSession(ctx, t.Endpoint.Name)

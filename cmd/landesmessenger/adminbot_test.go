@@ -178,6 +178,20 @@ func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
 	if n := len(kw.Replies(landRoom, cmd, bot)); n != 2 {
 		t.Errorf("after a second confirmation: %d replies to the command, want 2", n)
 	}
+	// A federation list changed after signing: serve refuses it, keeps the
+	// last good one, and says so in the Land admin room.
+	good, err := os.ReadFile(s.fedListFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.fedListFile(), []byte(strings.Replace(string(good), `"version": `, `"version": 9`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notice := kw.Text(t, landRoom, bot, "Föderationsliste abgelehnt")
+	wantIn("federation notice", notice, "Version 1 bleibt in Kraft")
+	if err := os.WriteFile(s.fedListFile(), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	serve.stop(t)
 
 	// The overrides are part of every plan: nothing is pending.

@@ -181,6 +181,23 @@ func (c *Client) Seen(t T, room id.RoomID, evt id.EventID) *event.Event {
 	return out
 }
 
+// Text waits for a message of from in room whose body contains substr.
+func (c *Client) Text(t T, room id.RoomID, from id.UserID, substr string) *event.Event {
+	t.Helper()
+	var out *event.Event
+	c.wait(t, fmt.Sprintf("message of %s containing %q", from, substr), func() bool {
+		for _, eid := range c.order {
+			e := c.seen[eid]
+			if e.RoomID == room && e.Sender == from && e.Type == event.EventMessage && strings.Contains(e.Content.AsMessage().Body, substr) {
+				out = e
+				return true
+			}
+		}
+		return false
+	})
+	return out
+}
+
 // Reacted waits until from reacted to evt with key.
 func (c *Client) Reacted(t T, room id.RoomID, evt id.EventID, from id.UserID, key string) {
 	t.Helper()
