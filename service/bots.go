@@ -35,6 +35,10 @@ type BotAccount struct {
 // nothing); an account whose password was lost (a new database) gets a new
 // one, ending its sessions.
 func (s *Service) EnsureBots(ctx context.Context, eng *reconcile.Engine) ([]BotAccount, error) {
+	// The reconcile loop and the bots' start both come here: one at a time,
+	// so that one password is made and registered.
+	s.ensureBotsMu.Lock()
+	defer s.ensureBotsMu.Unlock()
 	env := eng.Environment()
 	var out []BotAccount
 	for hs, bot := range env.Bots {

@@ -130,9 +130,10 @@ type Service struct {
 	// version is the version of the running binary.
 	version string
 	// reconcileMu serializes reconciles of the loop and of the admin bot.
-	reconcileMu sync.Mutex
-	health      health
-	adminBot    *admin.Bot
+	reconcileMu  sync.Mutex
+	health       health
+	adminBot     *admin.Bot
+	ensureBotsMu sync.Mutex
 	// bots are the running admin bots by homeserver.
 	botsMu sync.Mutex
 	bots   map[config.HomeserverName]*matrixbot.Bot

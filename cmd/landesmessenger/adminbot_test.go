@@ -42,7 +42,12 @@ func (s *provStack) startServe(t *testing.T) *serveProc {
 	}
 	p := &serveProc{cmd: cmd, logs: watchLog(pr), exited: make(chan error, 1)}
 	go func() { p.exited <- cmd.Wait(); pw.Close() }()
-	t.Cleanup(func() { p.stop(t) })
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("serve log (last 80 lines):\n%s", provLastLines(p.logs.String(), 80))
+		}
+	})
 	from := 0
 	for i := 0; i < len(s.state.Homeservers); i++ {
 		at := p.logs.waitFor(from, 3*time.Minute, "admin bot running")
@@ -78,6 +83,9 @@ func TestAdminBot(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			s := upProvStack(t, bin, kind)
+			// The test gives more commands a minute than people do.
+			s.cfg = provRenderConfig(t, t.TempDir(), s.dir, provRepoPath(t, "config/directory.yaml"),
+				"commands_per_minute: 20", "commands_per_minute: 600")
 			if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
 				t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
 				s.mustLM(t, 0, "apply", "-c", s.cfg)
@@ -142,6 +150,61 @@ func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
 	}
 	_ = svc.Stop()
 
+	// More commands, each checked on the homeservers.
+	r, _ = ask(kw, landRoom, "!mandant liste")
+	wantIn("!mandant liste", r, "hmdis", "polizei", "hessenforst")
+	r, _ = ask(kw, landRoom, "!föderation zeigen")
+	wantIn("!föderation zeigen", r, "Version 1", s.server(t, "polizei").ServerName)
+	r, _ = ask(kw, landRoom, `!raum anlegen hkm digitalpakt "Projekt Digitalpakt" zielgruppe=alle`)
+	wantIn("!raum anlegen", r, "Erledigt")
+	r, _ = ask(kw, landRoom, "!rolle vergeben nneu moderator")
+	wantIn("!rolle vergeben", r, "Erledigt")
+	r, _ = ask(kw, landRoom, "!benutzer verschieben nneu hkm einheit=schulaufsicht")
+	wantIn("!benutzer verschieben", r, "Erledigt")
+	svc = s.connect(t, s.cfg)
+	landSvc = provServiceClient(t, svc, "land")
+	project := provResolve(t, landSvc, s.alias(t, "hkm/digitalpakt", "land"))
+	if got := provMembership(t, landSvc, project, nneu); got != "join" {
+		t.Errorf("nneu in the room made by !raum anlegen: got %q, want join", got)
+	}
+	var pl struct {
+		Users map[string]int `json:"users"`
+	}
+	provState(t, landSvc, hkm, "m.room.power_levels", "", &pl)
+	if pl.Users[nneu.String()] != 50 {
+		t.Errorf("power of nneu in hkm/allgemein after !rolle vergeben moderator: got %d, want 50", pl.Users[nneu.String()])
+	}
+	unit := provResolve(t, landSvc, s.alias(t, "hkm/unit-schulaufsicht", "land"))
+	if got := provMembership(t, landSvc, unit, nneu); got != "join" {
+		t.Errorf("nneu in hkm/unit-schulaufsicht after !benutzer verschieben: got %q, want join", got)
+	}
+	_ = svc.Stop()
+	// Removing a member waits for the issuer's ✅.
+	prompt0, cmd0 := ask(kw, landRoom, "!mitglied entfernen hkm/digitalpakt nneu")
+	wantIn("!mitglied entfernen prompt", prompt0, "⚠️")
+	kw.React(t, landRoom, prompt0.ID, "✅")
+	waitReplies := func(cmd id.EventID, n int) []string {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for len(kw.Replies(landRoom, cmd, bot)) < n && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		return kw.Replies(landRoom, cmd, bot)
+	}
+	if got := waitReplies(cmd0, 2); len(got) != 2 || !strings.Contains(got[1], "Erledigt") {
+		t.Errorf("!mitglied entfernen after ✅: replies %q", got)
+	}
+	svc = s.connect(t, s.cfg)
+	landSvc = provServiceClient(t, svc, "land")
+	if got := provMembership(t, landSvc, project, nneu); got == "join" {
+		t.Errorf("nneu still in hkm/digitalpakt after !mitglied entfernen")
+	}
+	_ = svc.Stop()
+	r, _ = ask(kw, landRoom, "!plan")
+	wantIn("!plan", r, "Alles abgeglichen")
+	r, _ = ask(kw, landRoom, "!protokoll 3")
+	wantIn("!protokoll", r, "Protokoll: 3 Einträge")
+
 	// Refusals: the auditor may not change anything; a tenant admin may not
 	// act on another tenant.
 	dsb := login("sweber")
@@ -171,6 +234,18 @@ func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
 	vhuber := s.user(t, "vhuber", "land")
 	if _, err := s.login(context.Background(), "land", vhuber, creds[vhuber.String()]); err == nil {
 		t.Errorf("vhuber can still log in after !benutzer sperren")
+	}
+	// Enabled again: a new initial password in the credentials file.
+	r, _ = ask(kw, landRoom, "!benutzer entsperren vhuber")
+	wantIn("!benutzer entsperren", r, "Erledigt", "Zugangsdatei")
+	fresh := s.credentials(t)[vhuber.String()]
+	if fresh == creds[vhuber.String()] {
+		t.Errorf("!benutzer entsperren: the credentials file kept the old password")
+	}
+	if cli, err := s.login(context.Background(), "land", vhuber, fresh); err != nil {
+		t.Errorf("vhuber logging in with the new initial password: %v", err)
+	} else {
+		_, _ = cli.Logout(context.Background())
 	}
 	// A second ✅ runs nothing again.
 	kw.React(t, landRoom, prompt.ID, "✔️")
@@ -218,6 +293,9 @@ func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
 		}
 	}
 	want := []string{"refused", "awaiting_confirmation", "confirmed", "done"}
+	if strings.Contains(stdout, `"input":"!benutzer entsperren`) == false {
+		t.Errorf("audit export lacks !benutzer entsperren")
+	}
 	if strings.Join(decisions, ",") != strings.Join(want, ",") {
 		t.Errorf("audit of user disable: got %v, want %v (the auditor's refusal, then the confirmed command once)", decisions, want)
 	}
