@@ -146,6 +146,14 @@ type Config struct {
 	// Admin configures the admin bot and its management rooms. Unset
 	// fields hold their defaults.
 	Admin Admin `yaml:"admin"`
+	// Onboarding is the data-protection instruction; unset (Version "")
+	// means no onboarding.
+	Onboarding Onboarding `yaml:"onboarding"`
+	// Offboarding says what happens when a person leaves.
+	Offboarding Offboarding `yaml:"offboarding"`
+	// Externals configures guest accounts of people outside the Land
+	// administration.
+	Externals Externals `yaml:"externals"`
 }
 
 // Database selects the database landesmessenger keeps its state in.
@@ -337,12 +345,15 @@ const (
 	RoomMitteilungen RoomID = "mitteilungen"
 	// RoomVerwaltung is the tenant's management room (admin bot).
 	RoomVerwaltung RoomID = "verwaltung"
+	// RoomWillkommen is the tenant's welcome room: people who have not
+	// acknowledged the data-protection instruction are only there.
+	RoomWillkommen RoomID = "willkommen"
 	UnitRoomPrefix        = "unit-"
 )
 
 // ReservedRoomIDs returns the ids of the default rooms.
 func ReservedRoomIDs() []RoomID {
-	return []RoomID{RoomSpace, RoomAllgemein, RoomLeitung, RoomMitteilungen, RoomVerwaltung}
+	return []RoomID{RoomSpace, RoomAllgemein, RoomLeitung, RoomMitteilungen, RoomVerwaltung, RoomWillkommen}
 }
 
 // Reserved reports whether id is the id of a default room or starts with

@@ -1121,11 +1121,11 @@ func TestProvisioningProblems(t *testing.T) {
 			data: base + "    rooms:\n      - {id: allgemein, name: A}\n      - {id: unit-z, name: U}\n      - {id: Lage, name: L}\n      - {id: x, name: X}\n      - {id: x, name: Y}\n" +
 				"rooms:\n  - {id: leitung, host: land, tenants: [stk]}\n  - {id: x, name: X, host: land, tenants: [stk]}\n  - {id: x, name: Y, host: land, tenants: [stk]}\n",
 			want: []string{
-				`c.yaml:14: tenants[0].rooms[0].id: room id "allgemein" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung and unit-*)`,
-				`c.yaml:15: tenants[0].rooms[1].id: room id "unit-z" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung and unit-*)`,
+				`c.yaml:14: tenants[0].rooms[0].id: room id "allgemein" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung, willkommen and unit-*)`,
+				`c.yaml:15: tenants[0].rooms[1].id: room id "unit-z" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung, willkommen and unit-*)`,
 				`c.yaml:16: tenants[0].rooms[2].id: invalid room id "Lage" (want lowercase letters, digits and hyphens)`,
 				`c.yaml:18: tenants[0].rooms[4].id: duplicate room id "x" (first defined at line 17)`,
-				`c.yaml:20: rooms[0].id: room id "leitung" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung and unit-*)`,
+				`c.yaml:20: rooms[0].id: room id "leitung" is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung, willkommen and unit-*)`,
 				"c.yaml:20: rooms[0].name: missing required field",
 				`c.yaml:22: rooms[2].id: duplicate room id "x" (first defined at line 21)`,
 			},
@@ -1454,7 +1454,7 @@ func TestProvisioningValues(t *testing.T) {
 
 func TestRoomIDReserved(t *testing.T) {
 	for id, want := range map[RoomID]bool{
-		"space": true, "allgemein": true, "leitung": true, "mitteilungen": true, "verwaltung": true, "unit-z": true, "unit-": true,
+		"space": true, "allgemein": true, "leitung": true, "mitteilungen": true, "verwaltung": true, "willkommen": true, "unit-z": true, "unit-": true,
 		"lage": false, "units": false, "my-unit-z": false,
 	} {
 		if got := id.Reserved(); got != want {

@@ -230,7 +230,7 @@ func (d *decoder) room(m mapping, cross bool, firstLine map[RoomID]int) Room {
 		case !nameRE.MatchString(string(r.ID)):
 			d.addf(line, path+".id", "invalid room id %q (want lowercase letters, digits and hyphens)", r.ID)
 		case r.ID.Reserved():
-			d.addf(line, path+".id", "room id %q is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung and %s*)", r.ID, UnitRoomPrefix)
+			d.addf(line, path+".id", "room id %q is reserved for the default rooms (space, allgemein, leitung, mitteilungen, verwaltung, willkommen and %s*)", r.ID, UnitRoomPrefix)
 		case dup:
 			d.addf(line, path+".id", "duplicate room id %q (first defined at line %d)", r.ID, first)
 		default:

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,6 +22,11 @@ type Environment struct {
 	// Bots are the admin bot's accounts by homeserver (see BotUserIDs);
 	// without them Build makes no management rooms.
 	Bots map[config.HomeserverName]id.UserID
+	// Welcome makes every tenant a welcome room (onboarding is on): people
+	// still Pending are there, and only there.
+	Welcome bool
+	// Handovers give successors the power of people who left.
+	Handovers []Handover
 	// RoomVersion new rooms get; DefaultRoomVersion if empty.
 	RoomVersion string
 	// Federation is the Land's verified federation list; nil if none is
@@ -81,6 +87,8 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 		tenantsOn[t.Homeserver]++
 	}
 	byTenant := map[config.TenantID][]Person{}
+	pending := map[config.TenantID][]Person{}
+	var guests []Person
 	byUnit := map[config.TenantID]map[config.UnitID][]Person{}
 	userOf := b.userOf
 	for _, p := range people {
@@ -88,11 +96,22 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 		if !ok {
 			return nil, fmt.Errorf("person %s: unknown tenant %q", p.ID, p.Tenant)
 		}
-		uid := id.NewUserID(string(p.ID), env.ServerNames[t.Homeserver])
+		hs := t.Homeserver
+		if p.External && p.Homeserver != "" {
+			hs = p.Homeserver
+		}
+		uid := id.NewUserID(string(p.ID), env.ServerNames[hs])
 		userOf[p.ID] = uid
-		d.Accounts[uid] = &Account{UserID: uid, Person: p.ID, Tenant: p.Tenant, Homeserver: t.Homeserver, DisplayName: p.DisplayName, Locked: p.Disabled}
-		if p.Disabled {
+		d.Accounts[uid] = &Account{UserID: uid, Person: p.ID, Tenant: p.Tenant, Homeserver: hs, DisplayName: p.DisplayName, Locked: p.Disabled}
+		switch {
+		case p.Disabled:
 			continue // in no room
+		case p.External:
+			guests = append(guests, p)
+			continue // only in the rooms they are invited to
+		case p.Pending && env.Welcome:
+			pending[p.Tenant] = append(pending[p.Tenant], p)
+			continue // only in the welcome room
 		}
 		byTenant[p.Tenant] = append(byTenant[p.Tenant], p)
 		if byUnit[p.Tenant] == nil {
@@ -135,6 +154,17 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 			fmt.Sprintf("Raum der Leitung von %s.", t.Name), "", false, ppl, leaders)
 		add(roomAnnouncement, config.ClassInternal, short+" Mitteilungen",
 			fmt.Sprintf("Mitteilungen an alle Beschäftigten von %s. Nur Moderatorinnen und Moderatoren schreiben hier.", t.Name), "", true, ppl, all)
+		if env.Welcome {
+			// Everyone of the tenant, those still to acknowledge the
+			// instruction among them; not a child of the space.
+			w := &Room{
+				Key: TenantRoomKey(t.ID, string(config.RoomWillkommen)), Tenant: t.ID, Tenants: []config.TenantID{t.ID}, Homeserver: host,
+				Class: config.ClassInternal, Federate: internalFederate,
+			}
+			w.State.Name = short + " Willkommen"
+			w.State.Topic = fmt.Sprintf("Willkommen bei %s im Landesmessenger. Die dienstlichen Räume öffnen sich, sobald die Datenschutz-Einweisung bestätigt ist (Direktnachricht des Landesmessengers).", t.Name)
+			b.add(w, append(append([]Person(nil), ppl...), pending[t.ID]...), all, func(pl *PowerLevels) { pl.EventsDefault = PowerModerator })
+		}
 		for _, u := range t.Units {
 			add("unit-"+string(u.ID), config.ClassInternal, short+" "+u.Name,
 				fmt.Sprintf("Raum der Organisationseinheit %s (%s).", u.Name, t.Name), "",
@@ -171,10 +201,53 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 		}
 	}
 	b.managementRooms(cfg, people)
+	b.guests(guests)
+	b.handovers(env.Handovers)
 	for _, r := range d.Rooms {
 		sort.Slice(r.Children, func(i, j int) bool { return r.Children[i] < r.Children[j] })
 	}
 	return d, nil
+}
+
+// guests adds external people to the external rooms they are invited to;
+// other rooms, and rooms that are not external, they never get into.
+func (b *builder) guests(guests []Person) {
+	for _, p := range guests {
+		uid := b.userOf[p.ID]
+		for _, key := range p.Rooms {
+			r, ok := b.d.Rooms[key]
+			if !ok || r.Class != config.ClassExternal {
+				b.d.Warnings = append(b.d.Warnings, fmt.Sprintf("guest %s: %s is no external room; not joined", uid, key))
+				continue
+			}
+			if !slices.Contains(r.Members, uid) {
+				r.Members = append(r.Members, uid)
+				sort.Slice(r.Members, func(i, j int) bool { return r.Members[i] < r.Members[j] })
+			}
+		}
+	}
+}
+
+// handovers gives successors the power leavers handed over to them, in the
+// rooms where the successor is (or becomes) a member.
+func (b *builder) handovers(hs []Handover) {
+	for _, h := range hs {
+		r, ok := b.d.Rooms[h.Room]
+		uid, known := b.userOf[h.Successor]
+		if !ok || !known || r.State.PowerLevels == nil {
+			continue
+		}
+		if a := b.d.Accounts[uid]; a == nil || a.Locked {
+			continue
+		}
+		if !slices.Contains(r.Members, uid) {
+			r.Members = append(r.Members, uid)
+			sort.Slice(r.Members, func(i, j int) bool { return r.Members[i] < r.Members[j] })
+		}
+		if r.State.PowerLevels.Users[uid] < h.Level {
+			r.State.PowerLevels.Users[uid] = h.Level
+		}
+	}
 }
 
 // LandAdminRoom is the key of the Land-wide admin room.
@@ -229,7 +302,7 @@ func (b *builder) managementRooms(cfg *config.Config, people []Person) {
 		r.State.HistoryVisibility = "joined"
 		var admins []Person
 		for _, p := range people {
-			if p.Tenant == t.ID && p.Role == RoleAdmin && !p.Disabled {
+			if p.Tenant == t.ID && p.Role == RoleAdmin && !p.Disabled && !p.External && !(p.Pending && b.env.Welcome) {
 				admins = append(admins, p)
 			}
 		}
@@ -248,7 +321,7 @@ func (b *builder) managementRooms(cfg *config.Config, people []Person) {
 	for _, list := range [][]string{cfg.Admin.LandAdmins, cfg.Admin.Auditors} {
 		for _, pid := range list {
 			p, ok := byID[PersonID(pid)]
-			if ok && p.Disabled {
+			if ok && (p.Disabled || p.External || p.Pending && b.env.Welcome) {
 				continue
 			}
 			if !ok {

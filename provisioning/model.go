@@ -61,9 +61,28 @@ type Person struct {
 	Tenant      config.TenantID
 	Unit        config.UnitID
 	Role        Role
+	// Deputy is the person's deputy or successor from the directory, who
+	// takes over their power when they leave; "" if none.
+	Deputy PersonID
 	// Disabled people keep their account, locked, and are in no room
 	// (disabled through the admin bot; reversible, unlike deactivation).
 	Disabled bool
+	// Pending people have not acknowledged the data-protection instruction
+	// in force: they are only in their tenant's welcome room.
+	Pending bool
+	// External people are guests from outside the administration: their
+	// account lives on Homeserver (if set), their display name ends in
+	// "(extern)", and they are only in the external rooms of Rooms.
+	External   bool
+	Homeserver config.HomeserverName
+	Rooms      []RoomKey
+}
+
+// Handover is power a leaver handed over: Successor holds Level in Room.
+type Handover struct {
+	Room      RoomKey
+	Successor PersonID
+	Level     int
 }
 
 // MarkerEventType is the state event (state key "") with which Landesmessenger

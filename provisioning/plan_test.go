@@ -167,6 +167,9 @@ func TestPlanGolden(t *testing.T) {
 		list *federation.List
 		// bots gives the desired state the admin bots.
 		bots bool
+		// welcome turns onboarding on; handovers are given to Build.
+		welcome   bool
+		handovers []Handover
 	}{
 		{name: "empty homeservers get every account space room and membership", current: func(c *Current) {
 			c.Accounts, c.Rooms = map[id.UserID]*CurrentAccount{}, map[RoomKey]*CurrentRoom{}
@@ -250,6 +253,18 @@ func TestPlanGolden(t *testing.T) {
 				delete(r.Members, "@bbeamter:land.test")
 			}
 		}},
+		{name: "person still to acknowledge the instruction is only in the welcome room", welcome: true, people: func() []Person {
+			p := testPeople()
+			p[1].Pending = true
+			return p
+		}()},
+		{name: "external guest joins only the external room invited to", people: append(testPeople(), Person{
+			ID: "ext.kaeufer", DisplayName: "Karl Käufer, Holz AG (extern)", Tenant: "hkm", External: true,
+			Rooms: []RoomKey{"hkm/partner", "hkm/allgemein"},
+		})},
+		{name: "successor gets the power handed over by a leaver", people: testPeople()[1:], handovers: []Handover{
+			{Room: "hmdis/allgemein", Successor: "bbeamter", Level: 100}, {Room: "rooms/lage", Successor: "bbeamter", Level: 100},
+		}},
 		{name: "federation list allowing every pair changes nothing", list: testList(true, true)},
 		{name: "server dropped from the federation list leaves the shared room's acl and its people are removed", list: testList(false, true)},
 		{name: "external room on a server the list keeps inside admits listed partners only", list: testList(true, false)},
@@ -267,6 +282,7 @@ func TestPlanGolden(t *testing.T) {
 			}
 			want := buildTestEnv(t, people, tc.version, tc.edit, func(env *Environment, cfg *config.Config) {
 				env.Federation = tc.list
+				env.Welcome, env.Handovers = tc.welcome, tc.handovers
 				if tc.bots {
 					env.Bots = BotUserIDs(cfg, env.ServerNames)
 				}

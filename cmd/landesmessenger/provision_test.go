@@ -102,7 +102,7 @@ func upProvStack(t *testing.T, bin, kind string) *provStack {
 func upStack(t *testing.T, bin, kind string, args ...string) *provStack {
 	t.Helper()
 	dir := t.TempDir()
-	s := &provStack{bin: bin, kind: kind, dir: dir, env: []string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn"}}
+	s := &provStack{bin: bin, kind: kind, dir: dir, env: []string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn", "LM_ONBOARDING_ENABLED=false"}}
 	t.Cleanup(func() {
 		st, _ := stack.Load(dir)
 		if t.Failed() && st != nil {
@@ -195,6 +195,8 @@ func provRenderConfig(t *testing.T, dir, stackDir, directoryFile string, edits .
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(string(data), "${LM_STACK_DIR:-.demo}", stackDir)
+	// Onboarding is off unless a test is about it (it edits this back).
+	text = provReplaceOnce(t, "config/example.yaml", text, "${LM_ONBOARDING_ENABLED:-true}", "false")
 	text = provReplaceOnce(t, "config/example.yaml", text, "${LM_DIRECTORY_FILE:-config/directory.yaml}", directoryFile)
 	for i := 0; i+1 < len(edits); i += 2 {
 		text = provReplaceOnce(t, "config/example.yaml", text, edits[i], edits[i+1])

@@ -30,7 +30,16 @@ type Engine struct {
 	// Bots adds the admin bot's management rooms, with the bot accounts
 	// (which the caller makes before applying).
 	Bots bool
+	// Hooks change the people and the environment of every plan, in
+	// order, after the directory and the overrides: onboarding marks people
+	// who still have to acknowledge the instruction, guests are added,
+	// hand-overs of leavers are given. An error stops the plan.
+	Hooks []Hook
 }
+
+// Hook is a step of the staff lifecycle that a plan goes through; see
+// Engine.Hooks. It returns the people the plan is made from.
+type Hook func(ctx context.Context, cfg *config.Config, people []provisioning.Person, env *provisioning.Environment) ([]provisioning.Person, error)
 
 // Outcome is a computed plan with what it was computed from.
 type Outcome struct {
@@ -111,7 +120,7 @@ func PeopleWith(ctx context.Context, cfg *config.Config, set *override.Set) ([]p
 		}
 		people = append(people, provisioning.Person{
 			ID: provisioning.PersonID(p.ID), DisplayName: p.DisplayName(), Tenant: p.Tenant,
-			Unit: config.UnitID(p.Unit), Role: provisioning.Role(p.Role),
+			Unit: config.UnitID(p.Unit), Role: provisioning.Role(p.Role), Deputy: provisioning.PersonID(p.Deputy),
 			Disabled: set != nil && set.Disabled(provisioning.PersonID(p.ID)),
 		})
 	}
@@ -155,6 +164,11 @@ func (e *Engine) Plan(ctx context.Context, opts provisioning.Options) (*Outcome,
 			return nil, err
 		}
 	}
+	for _, h := range e.Hooks {
+		if people, err = h(ctx, cfg, people, &env); err != nil {
+			return nil, err
+		}
+	}
 	want, err := provisioning.Build(cfg, people, env)
 	if err != nil {
 		return nil, err
@@ -183,8 +197,18 @@ func (e *Engine) People(ctx context.Context) ([]provisioning.Person, error) {
 	if err != nil {
 		return nil, err
 	}
-	people, _, err := PeopleWith(ctx, set.ApplyConfig(e.Config), set)
-	return people, err
+	cfg := set.ApplyConfig(e.Config)
+	people, _, err := PeopleWith(ctx, cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	env := e.Environment()
+	for _, h := range e.Hooks {
+		if people, err = h(ctx, cfg, people, &env); err != nil {
+			return nil, err
+		}
+	}
+	return people, nil
 }
 
 // overrides reads the overrides made through the admin bot. One that
