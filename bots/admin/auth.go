@@ -147,6 +147,8 @@ func (b *Bot) concerns(ctx context.Context, req *request) ([]config.TenantID, er
 		out = append(out, tenantOf(key))
 	case "room create":
 		out = append(out, config.TenantID(inv.Args["tenant"]))
+	case "guest invite", "guest extend", "guest list", "guest remove":
+		return b.guestConcerns(ctx, req)
 	}
 	if len(out) == 0 && !req.scope.Land {
 		out = append(out, req.scope.Tenant)

@@ -77,6 +77,14 @@ func (b *Bot) execute(ctx context.Context, req *request) result {
 		return b.plan(ctx, req)
 	case "audit":
 		return b.auditShow(ctx, req)
+	case "guest invite":
+		return b.guestInvite(ctx, req)
+	case "guest extend":
+		return b.guestExtend(ctx, req)
+	case "guest list":
+		return b.guestList(ctx, req)
+	case "guest remove":
+		return b.guestRemove(ctx, req)
 	}
 	return fail(errorf("%s", req.t("Dieser Befehl ist noch nicht verfügbar.", "This command is not available yet.")))
 }

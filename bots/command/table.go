@@ -31,6 +31,21 @@ var (
 	argCount = Arg{Name: "ANZAHL", NameEN: "COUNT", Optional: true, kind: kindCount, desc: phrase{
 		"wie viele Einträge, 1 bis 1000",
 		"how many entries, 1 to 1000"}}
+	argGuest = Arg{Name: "KENNUNG", NameEN: "ID", kind: kindPerson, desc: phrase{
+		"Kennung des Gastes (z. B. `ext.karl.kaeufer`) oder seine Matrix-ID",
+		"the guest's id (e.g. `ext.karl.kaeufer`) or Matrix ID"}}
+	argGuestRoom = Arg{Name: "RAUM", NameEN: "ROOM", kind: kindRoom, desc: phrase{
+		"ein Raum der Klasse extern eines Mandanten: `mandant/raum` (z. B. `hessenforst/holzmarkt`), Raum-ID oder Alias",
+		"a room of class external of a tenant: `tenant/room` (e.g. `hessenforst/holzmarkt`), room ID or alias"}}
+	argOrganisation = Arg{Name: "ORGANISATION", NameEN: "ORGANISATION", kind: kindText, desc: phrase{
+		"Firma oder Organisation des Gastes; mehrere Wörter in Anführungszeichen",
+		"the guest's company or organisation; several words in quotes"}}
+	argEmail = Arg{Name: "EMAIL", NameEN: "EMAIL", kind: kindText, desc: phrase{
+		"E-Mail-Adresse des Gastes, für die Admins gespeichert (es wird keine E-Mail verschickt)",
+		"the guest's e-mail address, kept for the admins (no e-mail is sent)"}}
+	argTenantOptional = Arg{Name: "MANDANT", NameEN: "TENANT", Optional: true, kind: kindSlug, desc: phrase{
+		"nur die Gäste dieses Mandanten; im Verwaltungsraum eines Mandanten immer dessen Gäste",
+		"only the guests of this tenant; in a tenant's management room always its guests"}}
 	argCommand = Arg{Name: "BEFEHL", NameEN: "COMMAND", Optional: true, Rest: true, kind: kindText, desc: phrase{
 		"der Befehl, zu dem die Hilfe gezeigt wird",
 		"the command to show the help for"}}
@@ -74,6 +89,13 @@ var (
 			"nur Einträge zu diesem Mandanten",
 			"only entries about this tenant"}}
 )
+
+// optUntil is the last day of a guest's access.
+var optUntil = Option{Key: "bis", KeyEN: "until",
+	Value: Arg{Name: "DATUM", NameEN: "DATE", kind: kindText},
+	desc: phrase{
+		"letzter Tag des Zugangs, `JJJJ-MM-TT` oder `TT.MM.JJJJ`; der Zugang endet mit Ablauf dieses Tages",
+		"the last day of access, `YYYY-MM-DD` or `DD.MM.YYYY`; access ends when this day is over"}}
 
 // valueDE holds the German spellings of restricted values that differ from
 // the configuration's.
@@ -193,6 +215,34 @@ var specs = newTable([]*Spec{
 		Summary: tr("Nimmt einer Person die Rolle Admin oder Moderator; sie ist dann Mitglied.",
 			"Takes a person's admin or moderator role; they are a member then."),
 		Example: tr("!rolle entziehen eschmidt", "!role revoke eschmidt"),
+	},
+	{
+		DE: words("gast einladen"), EN: words("guest invite"),
+		Args:    []Arg{argGuestRoom, argGiven, argSurname, argOrganisation, argEmail},
+		Options: []Option{optUntil}, Access: Write,
+		Summary: tr("Lädt eine externe Person (Käufer, Auftragnehmer, Jagdgast) in einen externen Raum ein: ein befristetes Gastkonto, das nur in diesen Raum darf. Ohne `bis` gilt es so lange wie `externals.default_validity` (Vorgabe: 90 Tage).",
+			"Invites an outside person (buyer, contractor, hunting guest) into an external room: a guest account for a limited time, admitted to that room only. Without `until` it lasts `externals.default_validity` (default: 90 days)."),
+		Example: tr(`!gast einladen hessenforst/holzmarkt Karl Käufer "Holz AG" karl.kaeufer@holz-ag.de bis=2027-03-31`,
+			`!guest invite hessenforst/holzmarkt Karl Käufer "Holz AG" karl.kaeufer@holz-ag.de until=2027-03-31`),
+	},
+	{
+		DE: words("gast verlaengern"), EN: words("guest extend"),
+		Args: []Arg{argGuest}, Options: []Option{optUntil}, Access: Write,
+		Summary: tr("Verlängert den Zugang eines Gastes bis zum angegebenen Tag (`bis` ist nötig), solange er noch nicht abgelaufen ist.",
+			"Extends a guest's access to the given day (`until` is required), as long as it has not expired yet."),
+		Example: tr("!gast verlaengern ext.karl.kaeufer bis=2027-06-30", "!guest extend ext.karl.kaeufer until=2027-06-30"),
+	},
+	{
+		DE: words("gast liste"), EN: words("guest list"), Args: []Arg{argTenantOptional}, Access: Read,
+		Summary: tr("Listet die Gäste mit Organisation, E-Mail, Räumen, Ablauf und Status.",
+			"Lists the guests with organisation, e-mail, rooms, expiry and status."),
+		Example: tr("!gast liste hessenforst", "!guest list hessenforst"),
+	},
+	{
+		DE: words("gast entfernen"), EN: words("guest remove"), Args: []Arg{argGuest}, Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Beendet den Zugang eines Gastes sofort: er verlässt seine Räume, sein Konto wird deaktiviert.",
+			"Ends a guest's access at once: they leave their rooms and their account is deactivated."),
+		Example: tr("!gast entfernen ext.karl.kaeufer", "!guest remove ext.karl.kaeufer"),
 	},
 	{
 		DE: words("foederation zeigen"), EN: words("federation show"), Access: Read,
