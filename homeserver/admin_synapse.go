@@ -20,6 +20,16 @@ type synapseAdmin struct {
 
 var _ Admin = (*synapseAdmin)(nil)
 
+// Eraser is the capability of deactivating an account with GDPR erasure:
+// its messages are no longer shown to users who join their rooms later.
+// Synapse has it; Dendrite v0.13.8 cannot erase.
+type Eraser interface {
+	// DeactivateErase is Admin.Deactivate with erasure. Idempotent.
+	DeactivateErase(ctx context.Context, user id.UserID) error
+}
+
+var _ Eraser = (*synapseAdmin)(nil)
+
 // synapseUser is the part of `GET /_synapse/admin/v2/users/<user_id>` we use.
 type synapseUser struct {
 	Deactivated bool `json:"deactivated"`
@@ -110,12 +120,21 @@ func (a *synapseAdmin) Join(ctx context.Context, roomID id.RoomID, user id.UserI
 // Deactivate uses the admin deactivation API without erasing: the user's
 // messages stay visible. Synapse deletes the user's devices and tokens.
 func (a *synapseAdmin) Deactivate(ctx context.Context, user id.UserID) error {
+	return a.deactivate(ctx, user, false)
+}
+
+// DeactivateErase uses the admin deactivation API with erase.
+func (a *synapseAdmin) DeactivateErase(ctx context.Context, user id.UserID) error {
+	return a.deactivate(ctx, user, true)
+}
+
+func (a *synapseAdmin) deactivate(ctx context.Context, user id.UserID, erase bool) error {
 	if err := a.checkLocal(user); err != nil {
 		return err
 	}
 	req := struct {
 		Erase bool `json:"erase"`
-	}{false}
+	}{erase}
 	_, err := a.conn.Client.MakeRequest(ctx, http.MethodPost, a.adminURL("v1", "deactivate", user), &req, nil)
 	if errors.Is(err, mautrix.MNotFound) {
 		return fmt.Errorf("deactivate %s: %w", user, ErrUnknownUser)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/homeserver"
@@ -309,6 +311,16 @@ func TestAdmin(t *testing.T) {
 				}
 			})
 
+			t.Run("act as a user", func(t *testing.T) {
+				t.Parallel()
+				testAsUser(t, conn, adm)
+			})
+
+			t.Run("erase", func(t *testing.T) {
+				t.Parallel()
+				testErase(t, conn, adm)
+			})
+
 			t.Run("unknown user", func(t *testing.T) {
 				t.Parallel()
 				nobody := id.NewUserID("niemand", srv.ServerName)
@@ -330,5 +342,122 @@ func TestAdmin(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// testAsUser gives a user the service account's power in a room of version
+// 10, where the service account can neither lower nor kick them, and has
+// them lower their own power and leave, acting as them.
+func testAsUser(t *testing.T, conn *homeserver.Conn, adm homeserver.Admin) {
+	ctx := context.Background()
+	actor, ok := adm.(homeserver.UserActor)
+	if !ok {
+		t.Fatalf("%s admin: got no UserActor, want one", conn.Implementation)
+	}
+	user, _, err := adm.CreateAccount(ctx, "lea.leiterin", "passwort-lea-1", "Lea Leiterin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := conn.Client.UserID
+	room, err := conn.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Leitung", RoomVersion: "10"})
+	if err != nil {
+		t.Fatalf("create room: %v", err)
+	}
+	if err := adm.Join(ctx, room.RoomID, user); err != nil {
+		t.Fatal(err)
+	}
+	var pl event.PowerLevelsEventContent
+	if err := conn.Client.StateEvent(ctx, room.RoomID, event.StatePowerLevels, "", &pl); err != nil {
+		t.Fatal(err)
+	}
+	pl.Users = map[id.UserID]int{svc: 100, user: 100}
+	if _, err := conn.Client.SendStateEvent(ctx, room.RoomID, event.StatePowerLevels, "", &pl); err != nil {
+		t.Fatalf("give %s power 100: %v", user, err)
+	}
+	if _, err := conn.Client.KickUser(ctx, room.RoomID, &mautrix.ReqKickUser{UserID: user}); err == nil {
+		t.Fatalf("the service account kicked %s, who has as much power: the test needs a room where it cannot", user)
+	}
+
+	var token string
+	err = timed(t, "AsUser: lower own power and leave", func() error {
+		return actor.AsUser(ctx, user, func(cli *mautrix.Client) error {
+			token = cli.AccessToken
+			var own event.PowerLevelsEventContent
+			if err := cli.StateEvent(ctx, room.RoomID, event.StatePowerLevels, "", &own); err != nil {
+				return err
+			}
+			delete(own.Users, user)
+			if _, err := cli.SendStateEvent(ctx, room.RoomID, event.StatePowerLevels, "", &own); err != nil {
+				return err
+			}
+			_, err := cli.LeaveRoom(ctx, room.RoomID)
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatalf("act as %s: %v", user, err)
+	}
+	var after event.PowerLevelsEventContent
+	if err := conn.Client.StateEvent(ctx, room.RoomID, event.StatePowerLevels, "", &after); err != nil {
+		t.Fatal(err)
+	}
+	if lvl, ok := after.Users[user]; ok {
+		t.Errorf("power of %s after acting as them: got %d, want none", user, lvl)
+	}
+	var m event.MemberEventContent
+	if err := conn.Client.StateEvent(ctx, room.RoomID, event.StateMember, user.String(), &m); err != nil || m.Membership != event.MembershipLeave {
+		t.Errorf("membership of %s after acting as them: got %q (%v), want leave", user, m.Membership, err)
+	}
+	if conn.Implementation == homeserver.Synapse {
+		// The login made for acting as the user ended with it.
+		cli, err := mautrix.NewClient(conn.Client.HomeserverURL.String(), user, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cli.Whoami(ctx); !errors.Is(err, mautrix.MUnknownToken) {
+			t.Errorf("the login of AsUser afterwards: got %v, want M_UNKNOWN_TOKEN", err)
+		}
+		if err := actor.AsUser(ctx, id.NewUserID("niemand3", conn.Endpoint.ServerName), func(*mautrix.Client) error { return nil }); !errors.Is(err, homeserver.ErrUnknownUser) {
+			t.Errorf("act as an unknown user: got %v, want ErrUnknownUser", err)
+		}
+	}
+	if err := actor.AsUser(ctx, "@jemand:example.org", func(*mautrix.Client) error { return nil }); err == nil {
+		t.Error("act as a remote user: no error")
+	}
+}
+
+// testErase deactivates with erasure where the homeserver can (Synapse),
+// and checks that Dendrite does not claim it.
+func testErase(t *testing.T, conn *homeserver.Conn, adm homeserver.Admin) {
+	ctx := context.Background()
+	eraser, ok := adm.(homeserver.Eraser)
+	if conn.Implementation == homeserver.Dendrite {
+		if ok {
+			t.Fatal("Dendrite admin: got an Eraser, want none (Dendrite v0.13.8 cannot erase)")
+		}
+		return
+	}
+	if !ok {
+		t.Fatalf("%s admin: got no Eraser, want one", conn.Implementation)
+	}
+	user, _, err := adm.CreateAccount(ctx, "erna.erase", "passwort-erna-1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := timed(t, "DeactivateErase", func() error { return eraser.DeactivateErase(ctx, user) }); err != nil {
+		t.Fatalf("deactivate with erasure: %v", err)
+	}
+	var u struct {
+		Deactivated bool `json:"deactivated"`
+		Erased      bool `json:"erased"`
+	}
+	if _, err := conn.Client.MakeRequest(ctx, http.MethodGet, conn.Client.BuildURL(mautrix.SynapseAdminURLPath{"v2", "users", user}), nil, &u); err != nil {
+		t.Fatal(err)
+	}
+	if !u.Deactivated || !u.Erased {
+		t.Errorf("account after DeactivateErase: got deactivated=%v erased=%v, want both", u.Deactivated, u.Erased)
+	}
+	if err := eraser.DeactivateErase(ctx, user); err != nil {
+		t.Errorf("deactivate with erasure again: %v", err)
 	}
 }
