@@ -59,10 +59,13 @@ type SetDisplayName struct {
 	To   string    `json:"to"`
 }
 
-// DeactivateAccount locks out a person who left the directory.
+// DeactivateAccount locks out a person who left the directory for good:
+// their sessions end and nobody can log in. Erase also asks the homeserver
+// to erase their messages for users who join later (Synapse only).
 type DeactivateAccount struct {
 	Base
-	User id.UserID `json:"user"`
+	User  id.UserID `json:"user"`
+	Erase bool      `json:"erase,omitempty"`
 }
 
 // LockAccount locks a disabled person out, reversibly: a random password
@@ -140,6 +143,22 @@ type RemoveMember struct {
 	Reason string    `json:"reason"`
 }
 
+// LeaveRoom makes a user leave a room acting as the user, on their own
+// homeserver (Homeserver): in rooms before version 12 the service account
+// cannot kick nor lower a user with power as high as its own (Power), but
+// users may always lower their own power and leave. As the user, it first
+// sets PowerLevels, the room's desired power levels without the user (and
+// with any successor of theirs), then leaves.
+type LeaveRoom struct {
+	Base
+	Room        RoomKey      `json:"room"`
+	RoomID      id.RoomID    `json:"room_id"`
+	User        id.UserID    `json:"user"`
+	Power       int          `json:"power"`
+	Reason      string       `json:"reason"`
+	PowerLevels *PowerLevels `json:"power_levels"`
+}
+
 // CloseRoom closes a room that left the configuration: its members are
 // removed, a final notice is sent and the room is marked closed. Rooms are
 // never deleted.
@@ -172,6 +191,7 @@ func (SetState) Kind() string          { return "set_state" }
 func (SetSpaceChild) Kind() string     { return "set_space_child" }
 func (JoinRoom) Kind() string          { return "join_room" }
 func (RemoveMember) Kind() string      { return "remove_member" }
+func (LeaveRoom) Kind() string         { return "leave_room" }
 func (CloseRoom) Kind() string         { return "close_room" }
 func (RetireDuplicate) Kind() string   { return "retire_duplicate" }
 
@@ -192,6 +212,7 @@ func (SetState) Phase() Phase        { return PhaseState }
 func (SetSpaceChild) Phase() Phase   { return PhaseMembers }
 func (JoinRoom) Phase() Phase        { return PhaseMembers }
 func (RemoveMember) Phase() Phase    { return PhaseRemovals }
+func (LeaveRoom) Phase() Phase       { return PhaseRemovals }
 func (CloseRoom) Phase() Phase       { return PhaseRemovals }
 func (RetireDuplicate) Phase() Phase { return PhaseRemovals }
 
@@ -207,6 +228,7 @@ var (
 	_ Action = SetSpaceChild{}
 	_ Action = JoinRoom{}
 	_ Action = RemoveMember{}
+	_ Action = LeaveRoom{}
 	_ Action = CloseRoom{}
 	_ Action = RetireDuplicate{}
 )

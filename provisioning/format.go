@@ -20,7 +20,7 @@ func Symbol(a Action) string {
 			return "-"
 		}
 		return "+"
-	case DeactivateAccount, LockAccount, RemoveMember, CloseRoom, RetireDuplicate:
+	case DeactivateAccount, LockAccount, RemoveMember, LeaveRoom, CloseRoom, RetireDuplicate:
 		return "-"
 	}
 	return "~"
@@ -34,6 +34,9 @@ func Describe(a Action) string {
 	case SetDisplayName:
 		return fmt.Sprintf("display name of %s: %q -> %q", a.User, a.From, a.To)
 	case DeactivateAccount:
+		if a.Erase {
+			return fmt.Sprintf("deactivate and erase %s (gone from the directory)", a.User)
+		}
 		return fmt.Sprintf("deactivate %s (gone from the directory)", a.User)
 	case LockAccount:
 		return fmt.Sprintf("lock %s (disabled)", a.User)
@@ -62,6 +65,9 @@ func Describe(a Action) string {
 		return fmt.Sprintf("join %s to %s", a.User, a.Room)
 	case RemoveMember:
 		return fmt.Sprintf("remove %s from %s (%s)", a.User, a.Room, a.Reason)
+	case LeaveRoom:
+		return fmt.Sprintf("%s leaves %s as themselves, dropping their power %d first (%s; the service account cannot remove them)",
+			a.User, a.Room, a.Power, a.Reason)
 	case CloseRoom:
 		return fmt.Sprintf("close room %s (remove %d member(s); the room is kept)", a.Room, len(a.Members))
 	case RetireDuplicate:

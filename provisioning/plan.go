@@ -22,6 +22,9 @@ type Options struct {
 	AllowMassRemoval bool
 	// DeactivateRemoved locks out people gone from the directory.
 	DeactivateRemoved bool
+	// Erase asks the homeserver to erase the messages of every account it
+	// deactivates (offboarding.erase; Synapse only).
+	Erase bool
 }
 
 // Plan is the outcome of the planner: the actions that make the current
@@ -143,7 +146,7 @@ func (p *planner) accounts() {
 	}
 	for uid, c := range p.cur.Accounts {
 		if _, ok := p.want.Accounts[uid]; !ok && (c.Status == AccountActive || c.Status == AccountLocked) {
-			p.add(DeactivateAccount{Base: Base{Tenant: c.Tenant, Homeserver: c.Homeserver}, User: uid})
+			p.add(DeactivateAccount{Base: Base{Tenant: c.Tenant, Homeserver: c.Homeserver}, User: uid, Erase: p.opts.Erase})
 		}
 	}
 }
@@ -154,7 +157,7 @@ func (p *planner) rooms() {
 		c, ok := p.cur.Rooms[key]
 		if !ok {
 			p.add(CreateRoom{Base: base, Room: key, Alias: r.Alias, Space: r.Space, Federate: r.Federate, Version: r.Version, State: r.State})
-			p.members(r, nil)
+			p.members(r, nil, p.wanted(r), nil, nil)
 			p.children(r, nil)
 			continue
 		}
@@ -172,8 +175,10 @@ func (p *planner) rooms() {
 			p.add(SetState{Base: base, Room: key, RoomID: c.ID, EventType: MarkerEventType,
 				From: Marker{Key: key, Tenant: c.Tenant, Closed: true}, To: Marker{Key: key, Tenant: r.Tenant}})
 		}
-		p.state(r, c)
-		p.members(r, c)
+		wanted := p.wanted(r)
+		leaving := p.leavingThemselves(r, c, wanted)
+		pl := p.state(r, c, leaving)
+		p.members(r, c, wanted, leaving, pl)
 		p.children(r, c)
 	}
 	for key, c := range p.cur.Rooms {
@@ -203,8 +208,10 @@ func (p *planner) rooms() {
 	}
 }
 
-// state compares the managed state of an existing room.
-func (p *planner) state(r *Room, c *CurrentRoom) {
+// state compares the managed state of an existing room and returns the
+// power levels it sets (or keeps). leaving are the users who leave as
+// themselves (see leavingThemselves): their power stays until they drop it.
+func (p *planner) state(r *Room, c *CurrentRoom, leaving map[id.UserID]bool) *PowerLevels {
 	want := r.State
 	if creatorHasPower(c.Version) && want.PowerLevels != nil {
 		// The creator's power is unlimited and must not be listed.
@@ -227,7 +234,7 @@ func (p *planner) state(r *Room, c *CurrentRoom) {
 			want.PowerLevels = &pl
 		}
 	}
-	want.PowerLevels = p.keepPeers(r, c, want.PowerLevels)
+	want.PowerLevels = p.keepPeers(r, c, want.PowerLevels, leaving)
 	for _, f := range stateFields {
 		from, to := f.get(c.State), f.get(want)
 		if f.equal(from, to) {
@@ -242,6 +249,7 @@ func (p *planner) state(r *Room, c *CurrentRoom) {
 		}
 		p.add(a)
 	}
+	return want.PowerLevels
 }
 
 // stateField describes one managed state event for comparison.
@@ -272,8 +280,10 @@ var stateFields = []stateField{
 // keepPeers returns want with the current level of every user the service
 // account cannot change: in rooms before version 12, nobody may lower a user
 // whose power is as high as their own, so a user raised to 100 by hand stays
-// at 100 and is reported instead of being retried forever.
-func (p *planner) keepPeers(r *Room, c *CurrentRoom, want *PowerLevels) *PowerLevels {
+// at 100 and is reported instead of being retried forever. Users leaving as
+// themselves keep their level too, without a report: they drop it when they
+// leave.
+func (p *planner) keepPeers(r *Room, c *CurrentRoom, want *PowerLevels, leaving map[id.UserID]bool) *PowerLevels {
 	if want == nil || c.State.PowerLevels == nil || creatorHasPower(c.Version) {
 		return want
 	}
@@ -296,21 +306,30 @@ func (p *planner) keepPeers(r *Room, c *CurrentRoom, want *PowerLevels) *PowerLe
 			want, copied = &pl, true
 		}
 		want.Users[u] = have
-		p.warn("%s has power %d in %s, as much as the service account, which therefore cannot lower it; an admin must do that by hand", u, have, r.Key)
+		if !leaving[u] {
+			p.warn("%s has power %d in %s, as much as the service account, which therefore cannot lower it; an admin must do that by hand", u, have, r.Key)
+		}
+	}
+	return want
+}
+
+// wanted returns the users who should be members of r and can be.
+func (p *planner) wanted(r *Room) map[id.UserID]bool {
+	want := make(map[id.UserID]bool, len(r.Members))
+	for _, u := range r.Members {
+		if !p.blocked[u] {
+			want[u] = true
+		}
 	}
 	return want
 }
 
 // members plans joins and removals of r's members; c is nil for a room
-// still to be created.
-func (p *planner) members(r *Room, c *CurrentRoom) {
-	want := make(map[id.UserID]bool, len(r.Members))
+// still to be created. Of the users who must leave, those in leaving leave
+// as themselves, setting target without all of leaving first.
+func (p *planner) members(r *Room, c *CurrentRoom, want, leaving map[id.UserID]bool, target *PowerLevels) {
 	for _, u := range r.Members {
-		if p.blocked[u] {
-			continue
-		}
-		want[u] = true
-		if c != nil && c.Members[u] == "join" {
+		if !want[u] || c != nil && c.Members[u] == "join" {
 			continue
 		}
 		hs := r.Homeserver // the bots live on the hosts of their rooms
@@ -326,21 +345,74 @@ func (p *planner) members(r *Room, c *CurrentRoom) {
 		if want[u] || p.service[u] || !p.removable(r, u) {
 			continue
 		}
+		reason := p.removalReason(r, u)
+		if leaving[u] {
+			p.add(LeaveRoom{Base: Base{Tenant: r.Tenant, Homeserver: p.cur.Accounts[u].Homeserver}, Room: r.Key, RoomID: c.ID, User: u,
+				Power: c.State.PowerLevels.Users[u], Reason: reason, PowerLevels: withoutUsers(target, leaving)})
+			continue
+		}
 		if p.unremovable(r, c, u) {
 			continue
 		}
-		reason := "nicht mehr Mitglied laut Verzeichnis"
-		if slices.Contains(r.Excluded, u.Homeserver()) {
-			reason = "Server laut Föderationsliste nicht zugelassen"
-		} else if a, ok := p.want.Accounts[u]; ok && a.Locked {
-			reason = "Konto gesperrt"
-		} else if !ok {
-			if _, managed := p.cur.Accounts[u]; !managed {
-				reason = "nicht berechtigt für diesen Raum"
-			}
-		}
 		p.add(RemoveMember{Base: Base{Tenant: r.Tenant, Homeserver: r.Homeserver}, Room: r.Key, User: u, Reason: reason})
 	}
+}
+
+// removalReason says why u must leave r, as the room's members read it.
+func (p *planner) removalReason(r *Room, u id.UserID) string {
+	if slices.Contains(r.Excluded, u.Homeserver()) {
+		return "Server laut Föderationsliste nicht zugelassen"
+	}
+	if a, ok := p.want.Accounts[u]; ok && a.Locked {
+		return "Konto gesperrt"
+	} else if !ok {
+		if _, managed := p.cur.Accounts[u]; !managed {
+			return "nicht berechtigt für diesen Raum"
+		}
+	}
+	return "nicht mehr Mitglied laut Verzeichnis"
+}
+
+// leavingThemselves returns the users who must leave c but whom the service
+// account cannot remove (see unremovable), and who can leave as themselves:
+// accounts we manage that are not deactivated.
+func (p *planner) leavingThemselves(r *Room, c *CurrentRoom, want map[id.UserID]bool) map[id.UserID]bool {
+	if c.State.PowerLevels == nil || creatorHasPower(c.Version) {
+		return nil
+	}
+	own, ok := c.State.PowerLevels.Users[p.want.Service[r.Homeserver]]
+	if !ok {
+		return nil
+	}
+	var out map[id.UserID]bool
+	for u := range c.Members {
+		if want[u] || p.service[u] || !p.removable(r, u) || c.State.PowerLevels.Users[u] < own {
+			continue
+		}
+		if a, ok := p.cur.Accounts[u]; !ok || a.Status == AccountDeactivated {
+			continue
+		}
+		if out == nil {
+			out = map[id.UserID]bool{}
+		}
+		out[u] = true
+	}
+	return out
+}
+
+// withoutUsers returns a copy of pl without the users of drop.
+func withoutUsers(pl *PowerLevels, drop map[id.UserID]bool) *PowerLevels {
+	if pl == nil {
+		return nil
+	}
+	out := *pl
+	out.Users = make(map[id.UserID]int, len(pl.Users))
+	for u, v := range pl.Users {
+		if !drop[u] {
+			out.Users[u] = v
+		}
+	}
+	return &out
 }
 
 // unremovable reports (and warns) whether u has as much power in c as the
@@ -541,6 +613,8 @@ func sortKey(a Action) string {
 	case JoinRoom:
 		subject = string(a.Room) + " " + string(a.User)
 	case RemoveMember:
+		subject = string(a.Room) + " " + string(a.User)
+	case LeaveRoom:
 		subject = string(a.Room) + " " + string(a.User)
 	case CloseRoom:
 		subject = string(a.Room)

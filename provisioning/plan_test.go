@@ -170,6 +170,12 @@ func TestPlanGolden(t *testing.T) {
 		// welcome turns onboarding on; handovers are given to Build.
 		welcome   bool
 		handovers []Handover
+		// before are the people of the current state; nil = testPeople().
+		before []Person
+		// leavers hand their power over as SelectHandovers decides from
+		// the current state, with the deputies remembered for people gone.
+		leavers  []PersonID
+		deputies map[PersonID]PersonID
 	}{
 		{name: "empty homeservers get every account space room and membership", current: func(c *Current) {
 			c.Accounts, c.Rooms = map[id.UserID]*CurrentAccount{}, map[RoomKey]*CurrentRoom{}
@@ -265,6 +271,24 @@ func TestPlanGolden(t *testing.T) {
 		{name: "successor gets the power handed over by a leaver", people: testPeople()[1:], handovers: []Handover{
 			{Room: "hmdis/allgemein", Successor: "bbeamter", Level: 100}, {Room: "rooms/lage", Successor: "bbeamter", Level: 100},
 		}},
+		{name: "leaver's power goes to the deputy who takes it over before the leaver leaves as themselves",
+			people: testPeople()[1:], leavers: []PersonID{"aadmin"}, deputies: map[PersonID]PersonID{"aadmin": "bbeamter"}},
+		{name: "disabled admin without a deputy hands the power to the tenant's other admins", leavers: []PersonID{"aadmin"},
+			before: append(testPeople(), Person{ID: "gadmin", DisplayName: "Gerd Admin (HMdIS)", Tenant: "hmdis", Unit: "lpp", Role: RoleAdmin}),
+			people: func() []Person {
+				p := append(testPeople(), Person{ID: "gadmin", DisplayName: "Gerd Admin (HMdIS)", Tenant: "hmdis", Unit: "lpp", Role: RoleAdmin})
+				p[0].Disabled = true
+				return p
+			}()},
+		{name: "leaver in rooms of version 12 is lowered and removed by the service account", version: "12",
+			people: testPeople()[1:], leavers: []PersonID{"aadmin"}, deputies: map[PersonID]PersonID{"aadmin": "bbeamter"}},
+		{name: "person gone from the directory is deactivated with erasure when configured", people: testPeople()[:4],
+			opts: &Options{MaxRemovalShare: 0.5, DeactivateRemoved: true, Erase: true}},
+		{name: "person moved to another tenant keeps the account and leaves the old tenant's rooms as themselves", people: func() []Person {
+			p := testPeople()
+			p[0].Tenant, p[0].Unit = "hkm", ""
+			return p
+		}()},
 		{name: "federation list allowing every pair changes nothing", list: testList(true, true)},
 		{name: "server dropped from the federation list leaves the shared room's acl and its people are removed", list: testList(false, true)},
 		{name: "external room on a server the list keeps inside admits listed partners only", list: testList(true, false)},
@@ -280,17 +304,24 @@ func TestPlanGolden(t *testing.T) {
 			if people == nil {
 				people = testPeople()
 			}
+			before := tc.before
+			if before == nil {
+				before = testPeople()
+			}
+			cur := converged(buildTest(t, before, tc.version, nil))
+			if tc.current != nil {
+				tc.current(cur)
+			}
 			want := buildTestEnv(t, people, tc.version, tc.edit, func(env *Environment, cfg *config.Config) {
 				env.Federation = tc.list
 				env.Welcome, env.Handovers = tc.welcome, tc.handovers
 				if tc.bots {
 					env.Bots = BotUserIDs(cfg, env.ServerNames)
 				}
+				for _, s := range testSuccessions(t, cfg, *env, cur, people, tc.leavers, tc.deputies) {
+					env.Handovers = append(env.Handovers, s.Handover)
+				}
 			})
-			cur := converged(buildTest(t, testPeople(), tc.version, nil))
-			if tc.current != nil {
-				tc.current(cur)
-			}
 			opts := defaults
 			if tc.opts != nil {
 				opts = *tc.opts
@@ -327,6 +358,34 @@ func TestPlanGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testSuccessions returns the hand-overs of leavers as SelectHandovers
+// decides them from cur.
+func testSuccessions(t *testing.T, cfg *config.Config, env Environment, cur *Current, people []Person, leavers []PersonID, deputies map[PersonID]PersonID) []Succession {
+	t.Helper()
+	if len(leavers) == 0 {
+		return nil
+	}
+	in := SuccessionInput{People: people, Deputies: deputies, UserOf: func(p Person) id.UserID {
+		tn, _ := cfg.Tenant(p.Tenant)
+		return id.NewUserID(string(p.ID), env.ServerNames[tn.Homeserver])
+	}}
+	for _, pid := range leavers {
+		for uid, a := range cur.Accounts {
+			if localpart, _, _ := uid.Parse(); localpart == string(pid) {
+				in.Leavers = append(in.Leavers, Leaver{Person: pid, User: uid, Tenant: a.Tenant})
+			}
+		}
+	}
+	for key, r := range cur.Rooms {
+		in.Rooms = append(in.Rooms, RoomPower{Key: key, Host: env.ServerNames[r.Homeserver], Users: r.State.PowerLevels.Users})
+	}
+	got, warnings := SelectHandovers(in)
+	if len(warnings) > 0 {
+		t.Logf("hand-over warnings: %v", warnings)
+	}
+	return got
 }
 
 func TestConvergedPlansNothing(t *testing.T) {
