@@ -136,6 +136,7 @@ func main() {
 			},
 			federationCommand(),
 			auditCommand(),
+			offboardingCommand(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {

@@ -54,7 +54,8 @@ type Result struct {
 // concurrency per homeserver, and records what it did in the database. A
 // failed action does not stop the others; the next reconcile retries it.
 func (ap *Applier) Apply(ctx context.Context, plan *provisioning.Plan, cur *provisioning.Current, want *provisioning.Desired) (*Result, error) {
-	run := &applyRun{ap: ap, want: want, ids: map[provisioning.RoomKey]id.RoomID{}, failedRooms: map[provisioning.RoomKey]bool{}, remoteJoins: map[string]*sync.Mutex{}, cur: cur, witnesses: map[string]id.UserID{}}
+	run := &applyRun{ap: ap, want: want, ids: map[provisioning.RoomKey]id.RoomID{}, failedRooms: map[provisioning.RoomKey]bool{}, locks: map[string]*sync.Mutex{},
+		cur: cur, witnesses: map[string]id.UserID{}, leavers: leaversOf(plan)}
 	for key, r := range cur.Rooms {
 		run.ids[key] = r.ID
 	}
@@ -72,6 +73,7 @@ func (ap *Applier) Apply(ctx context.Context, plan *provisioning.Plan, cur *prov
 	var mu sync.Mutex
 	work := func(a provisioning.Action) {
 		err := run.do(ctx, a)
+		run.note(a, err)
 		mu.Lock()
 		if err != nil {
 			res.Failed++
@@ -126,6 +128,9 @@ func (ap *Applier) Apply(ctx context.Context, plan *provisioning.Plan, cur *prov
 	if err := run.recordRooms(ctx); err != nil {
 		res.Errors = append(res.Errors, err)
 	}
+	if err := run.reportOffboardings(ctx); err != nil {
+		res.Errors = append(res.Errors, err)
+	}
 	return res, nil
 }
 
@@ -148,16 +153,15 @@ type applyRun struct {
 	mu          sync.Mutex
 	ids         map[provisioning.RoomKey]id.RoomID
 	failedRooms map[provisioning.RoomKey]bool
-	// remoteJoins serialises the joins of one homeserver's users to one
-	// room hosted elsewhere: Dendrite v0.13.8 corrupts its copy of a room
-	// it joins over federation for several users at once ("missing state
-	// for event NID"), leaving them joined on the host but unable to read
-	// the room on their own server.
-	remoteJoins map[string]*sync.Mutex
-	cur         *provisioning.Current
+	// locks serialise work on one room (see remoteJoinLock and leave).
+	locks map[string]*sync.Mutex
+	cur   *provisioning.Current
 	// witnesses are local users of a homeserver joined to a room hosted
 	// elsewhere, by homeserver and room (see homeserver.InviteWaiter).
 	witnesses map[string]id.UserID
+	// leavers are what this apply did to the accounts it deactivates or
+	// locks, for their offboarding reports.
+	leavers map[id.UserID]*offboarding
 }
 
 // witness returns a user of hs joined to room, or "" if none is known.
@@ -183,14 +187,22 @@ func (r *applyRun) witness(room provisioning.RoomKey, hs *Homeserver) id.UserID 
 }
 
 // remoteJoinLock returns the lock of joins to room through homeserver hs.
+// Joins of one homeserver's users to one room hosted elsewhere take turns:
+// Dendrite v0.13.8 corrupts its copy of a room it joins over federation for
+// several users at once ("missing state for event NID"), leaving them
+// joined on the host but unable to read the room on their own server.
 func (r *applyRun) remoteJoinLock(room provisioning.RoomKey, hs config.HomeserverName) *sync.Mutex {
+	return r.lock("join " + string(hs) + " " + string(room))
+}
+
+// lock returns the lock named key.
+func (r *applyRun) lock(key string) *sync.Mutex {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	key := string(hs) + " " + string(room)
-	l, ok := r.remoteJoins[key]
+	l, ok := r.locks[key]
 	if !ok {
 		l = &sync.Mutex{}
-		r.remoteJoins[key] = l
+		r.locks[key] = l
 	}
 	return l
 }
@@ -230,11 +242,11 @@ func (r *applyRun) do(ctx context.Context, a provisioning.Action) error {
 		}
 		return r.saveAccount(ctx, a.Base, a.User, provisioning.AccountActive, a.To)
 	case provisioning.DeactivateAccount:
-		if err := call(ctx, r.attempts(), func() error { return hs.Admin.Deactivate(ctx, a.User) }); err != nil {
+		return r.deactivate(ctx, hs, a)
+	case provisioning.LockAccount:
+		if err := r.stillIn(a.User); err != nil {
 			return err
 		}
-		return r.ap.Store.SetAccountStatus(ctx, string(a.User), string(provisioning.AccountDeactivated))
-	case provisioning.LockAccount:
 		pw, err := randomSecret()
 		if err != nil {
 			return err
@@ -272,6 +284,8 @@ func (r *applyRun) do(ctx context.Context, a provisioning.Action) error {
 			return err
 		}
 		return r.kick(ctx, hs, rid, a.User, a.Reason)
+	case provisioning.LeaveRoom:
+		return r.leave(ctx, hs, a)
 	case provisioning.CloseRoom:
 		return r.closeRoom(ctx, hs, a)
 	case provisioning.RetireDuplicate:
@@ -598,6 +612,236 @@ func (r *applyRun) recordRooms(ctx context.Context) error {
 		}
 		if err := r.ap.Store.SaveRoom(ctx, store.ManagedRoom{Key: string(key), Homeserver: string(room.Homeserver), RoomID: string(rid), Applied: string(applied)}); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// leave has a.User drop their power in a.Room and leave it, acting as them
+// on their own homeserver (see provisioning.LeaveRoom). Leavers of one room
+// take turns, each building on the power levels the one before left.
+func (r *applyRun) leave(ctx context.Context, hs *Homeserver, a provisioning.LeaveRoom) error {
+	actor, ok := hs.Admin.(homeserver.UserActor)
+	if !ok {
+		return fmt.Errorf("homeserver %s cannot act as its users", a.Homeserver)
+	}
+	l := r.lock("leave " + string(a.Room))
+	l.Lock()
+	defer l.Unlock()
+	return call(ctx, r.attempts(), func() error {
+		return actor.AsUser(ctx, a.User, func(cli *mautrix.Client) error {
+			var cur provisioning.PowerLevels
+			if err := cli.StateEvent(ctx, a.RoomID, eventType("m.room.power_levels"), "", &cur); err != nil {
+				return fmt.Errorf("read the power levels as %s: %w", a.User, err)
+			}
+			if _, has := cur.Users[a.User]; has {
+				pl := dropOwnPower(a.PowerLevels, &cur, a.User)
+				_, err := cli.MakeRequest(ctx, http.MethodPut, cli.BuildClientURL("v3", "rooms", a.RoomID, "state", "m.room.power_levels", ""), pl, nil)
+				if err != nil {
+					return fmt.Errorf("drop the power of %s: %w", a.User, err)
+				}
+			}
+			if _, err := cli.LeaveRoom(ctx, a.RoomID, &mautrix.ReqLeave{Reason: a.Reason}); err != nil {
+				return fmt.Errorf("leave as %s: %w", a.User, err)
+			}
+			return nil
+		})
+	})
+}
+
+// dropOwnPower returns the power levels user sets before leaving: want
+// (cur if nil) without user, except that users whose current level is as
+// high as user's own keep it, since user may not change it (another leaver,
+// who leaves after user).
+func dropOwnPower(want, cur *provisioning.PowerLevels, user id.UserID) *provisioning.PowerLevels {
+	if want == nil {
+		want = cur
+	}
+	out := *want
+	out.Users = make(map[id.UserID]int, len(want.Users))
+	for u, v := range want.Users {
+		out.Users[u] = v
+	}
+	own := cur.Users[user]
+	for u, v := range cur.Users {
+		if v >= own {
+			out.Users[u] = v
+		}
+	}
+	delete(out.Users, user)
+	return &out
+}
+
+// deactivate deactivates an account gone from the directory, with erasure
+// if asked and the homeserver can (homeserver.Eraser).
+func (r *applyRun) deactivate(ctx context.Context, hs *Homeserver, a provisioning.DeactivateAccount) error {
+	if err := r.stillIn(a.User); err != nil {
+		return err
+	}
+	deactivate, erase := hs.Admin.Deactivate, ""
+	if a.Erase {
+		if e, ok := hs.Admin.(homeserver.Eraser); ok {
+			deactivate, erase = e.DeactivateErase, EraseDone
+		} else {
+			erase = EraseUnsupported
+			if r.ap.Log != nil {
+				r.ap.Log.WithFields(logrus.Fields{"user_id": a.User, "homeserver": a.Homeserver}).Warn("offboarding.erase: the homeserver cannot erase; deactivating without erasure")
+			}
+		}
+	}
+	if err := call(ctx, r.attempts(), func() error { return deactivate(ctx, a.User) }); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if o := r.leavers[a.User]; o != nil {
+		o.detail.Erase = erase
+	}
+	r.mu.Unlock()
+	return r.ap.Store.SetAccountStatus(ctx, string(a.User), string(provisioning.AccountDeactivated))
+}
+
+// The values of OffboardingDetail.Erase.
+const (
+	EraseDone        = "erased"
+	EraseUnsupported = "not possible on this homeserver"
+)
+
+// OffboardingDetail is the detail of an offboarding report
+// (store.OffboardingReport.Detail, as JSON).
+type OffboardingDetail struct {
+	// Outcome is "deactivated" (gone from the directory) or "locked"
+	// (disabled).
+	Outcome string `json:"outcome"`
+	// Erase is EraseDone or EraseUnsupported when erasure was asked for.
+	Erase string `json:"erase,omitempty"`
+	// RoomsLeft are the rooms the person left in this apply.
+	RoomsLeft []provisioning.RoomKey `json:"rooms_left"`
+	// Handovers are the power the person handed over.
+	Handovers []ReportHandover `json:"handovers"`
+}
+
+// ReportHandover is a hand-over in an offboarding report.
+type ReportHandover struct {
+	Room      provisioning.RoomKey  `json:"room"`
+	Successor provisioning.PersonID `json:"successor"`
+	Level     int                   `json:"level"`
+}
+
+// offboarding is what an apply did to an account it deactivates or locks.
+type offboarding struct {
+	detail OffboardingDetail
+	// notLeft are the rooms the account failed to leave.
+	notLeft []provisioning.RoomKey
+	done    bool
+}
+
+// leaversOf returns the accounts plan deactivates or locks.
+func leaversOf(plan *provisioning.Plan) map[id.UserID]*offboarding {
+	out := map[id.UserID]*offboarding{}
+	for _, a := range plan.Actions {
+		switch a := a.(type) {
+		case provisioning.DeactivateAccount:
+			out[a.User] = &offboarding{detail: OffboardingDetail{Outcome: "deactivated"}}
+		case provisioning.LockAccount:
+			out[a.User] = &offboarding{detail: OffboardingDetail{Outcome: "locked"}}
+		}
+	}
+	return out
+}
+
+// note records the outcome of a for the offboarding reports.
+func (r *applyRun) note(a provisioning.Action, err error) {
+	var user id.UserID
+	var room provisioning.RoomKey
+	switch a := a.(type) {
+	case provisioning.RemoveMember:
+		user, room = a.User, a.Room
+	case provisioning.LeaveRoom:
+		user, room = a.User, a.Room
+	case provisioning.DeactivateAccount:
+		user = a.User
+	case provisioning.LockAccount:
+		user = a.User
+	default:
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.leavers[user]
+	switch {
+	case o == nil:
+	case room == "":
+		o.done = err == nil
+	case err == nil:
+		o.detail.RoomsLeft = append(o.detail.RoomsLeft, room)
+	default:
+		o.notLeft = append(o.notLeft, room)
+	}
+}
+
+// stillIn refuses to close the account of user while a room they had to
+// leave as themselves still holds them: once deactivated they could not
+// leave it any more. The next reconcile tries again.
+func (r *applyRun) stillIn(user id.UserID) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o := r.leavers[user]; o != nil && len(o.notLeft) > 0 {
+		return fmt.Errorf("not closed: %s could not leave %v yet; the next reconcile tries again", user, o.notLeft)
+	}
+	return nil
+}
+
+// reportOffboardings writes one offboarding report for every account this
+// apply deactivated or locked: the rooms it left, the power its person
+// handed over (recorded before the plan), what became of the account.
+func (r *applyRun) reportOffboardings(ctx context.Context) error {
+	var users []id.UserID
+	for u, o := range r.leavers {
+		if o.done {
+			users = append(users, u)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i] < users[j] })
+	accounts, err := r.ap.Store.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	handovers, err := r.ap.Store.Handovers(ctx)
+	if err != nil {
+		return err
+	}
+	person := map[id.UserID]store.ManagedAccount{}
+	for _, a := range accounts {
+		person[id.UserID(a.UserID)] = a
+	}
+	var errs []error
+	for _, u := range users {
+		acc := person[u]
+		if acc.Person == "" {
+			acc.Person, _, _ = u.Parse()
+		}
+		d := r.leavers[u].detail
+		sort.Slice(d.RoomsLeft, func(i, j int) bool { return d.RoomsLeft[i] < d.RoomsLeft[j] })
+		if d.RoomsLeft == nil {
+			d.RoomsLeft = []provisioning.RoomKey{}
+		}
+		d.Handovers = []ReportHandover{}
+		for _, h := range handovers {
+			if h.Leaver == acc.Person {
+				d.Handovers = append(d.Handovers, ReportHandover{Room: provisioning.RoomKey(h.Room), Successor: provisioning.PersonID(h.Successor), Level: h.Level})
+			}
+		}
+		detail, _ := json.Marshal(d)
+		rep := store.OffboardingReport{Person: acc.Person, UserID: string(u), Tenant: acc.Tenant, At: time.Now(), Detail: string(detail)}
+		if _, err := r.ap.Store.AddOffboardingReport(ctx, rep); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if r.ap.Log != nil {
+			r.ap.Log.WithFields(logrus.Fields{"user_id": u, "outcome": d.Outcome, "rooms_left": len(d.RoomsLeft), "handovers": len(d.Handovers)}).Info("offboarded")
 		}
 	}
 	return errors.Join(errs...)
