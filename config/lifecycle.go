@@ -83,8 +83,8 @@ func (d *decoder) lifecycle(top mapping, cfg *Config) {
 		o.InstructionEN = d.str(m, "instruction_en")
 		for _, key := range []string{"instruction_de", "instruction_en"} {
 			path := map[string]string{"instruction_de": o.InstructionDE, "instruction_en": o.InstructionEN}[key]
-			if path == "" {
-				continue
+			if path == "" || !o.Enabled {
+				continue // read when onboarding runs
 			}
 			if _, err := os.Stat(path); err != nil {
 				f := join(m.path, key)

@@ -239,5 +239,6 @@ func Options(cfg *config.Config, allowMassRemoval bool) provisioning.Options {
 		MaxRemovalShare:   cfg.Provisioning.MaxRemovalShare,
 		AllowMassRemoval:  allowMassRemoval,
 		DeactivateRemoved: cfg.Provisioning.DeactivateRemoved,
+		Erase:             cfg.Offboarding.Erase,
 	}
 }
