@@ -46,38 +46,48 @@ func (s *Service) EnsureBots(ctx context.Context, eng *reconcile.Engine) ([]BotA
 		if h == nil {
 			continue
 		}
-		localpart, _, err := bot.Parse()
+		acc, err := s.ensureBotAccount(ctx, h, bot, BotDisplayName)
 		if err != nil {
 			return nil, err
 		}
-		pw, err := s.Store.BotSecret(ctx, bot.String(), secretPassword)
-		if err != nil {
-			return nil, err
-		}
-		fresh := pw == ""
-		if fresh {
-			if pw, err = newSecret(); err != nil {
-				return nil, err
-			}
-			if err := s.Store.SetBotSecret(ctx, bot.String(), secretPassword, pw); err != nil {
-				return nil, err
-			}
-		}
-		_, created, err := h.Admin.CreateAccount(ctx, localpart, pw, BotDisplayName)
-		if err != nil {
-			return nil, fmt.Errorf("admin bot %s: %w", bot, err)
-		}
-		if !created && fresh {
-			if err := h.Admin.ResetPassword(ctx, bot, pw, true); err != nil {
-				return nil, fmt.Errorf("admin bot %s: %w", bot, err)
-			}
-			s.log.WithField("user_id", bot).Warn("admin bot account existed without a known password; gave it a new one")
-		} else if created {
-			s.log.WithFields(logrus.Fields{"user_id": bot, "homeserver": hs}).Info("admin bot account created")
-		}
-		out = append(out, BotAccount{Homeserver: hs, UserID: bot, ClientURL: s.clientURL(hs), Password: pw})
+		out = append(out, acc)
 	}
 	return out, nil
+}
+
+// ensureBotAccount makes sure the bot account bot exists on h and its
+// password is known (see EnsureBots); the caller holds ensureBotsMu.
+func (s *Service) ensureBotAccount(ctx context.Context, h *reconcile.Homeserver, bot id.UserID, displayName string) (BotAccount, error) {
+	localpart, _, err := bot.Parse()
+	if err != nil {
+		return BotAccount{}, err
+	}
+	pw, err := s.Store.BotSecret(ctx, bot.String(), secretPassword)
+	if err != nil {
+		return BotAccount{}, err
+	}
+	fresh := pw == ""
+	if fresh {
+		if pw, err = newSecret(); err != nil {
+			return BotAccount{}, err
+		}
+		if err := s.Store.SetBotSecret(ctx, bot.String(), secretPassword, pw); err != nil {
+			return BotAccount{}, err
+		}
+	}
+	_, created, err := h.Admin.CreateAccount(ctx, localpart, pw, displayName)
+	if err != nil {
+		return BotAccount{}, fmt.Errorf("bot %s: %w", bot, err)
+	}
+	if !created && fresh {
+		if err := h.Admin.ResetPassword(ctx, bot, pw, true); err != nil {
+			return BotAccount{}, fmt.Errorf("bot %s: %w", bot, err)
+		}
+		s.log.WithField("user_id", bot).Warn("bot account existed without a known password; gave it a new one")
+	} else if created {
+		s.log.WithFields(logrus.Fields{"user_id": bot, "homeserver": h.Name}).Info("bot account created")
+	}
+	return BotAccount{Homeserver: h.Name, UserID: bot, ClientURL: s.clientURL(h.Name), Password: pw}, nil
 }
 
 // clientURL returns the client URL of homeserver name.

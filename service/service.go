@@ -220,9 +220,11 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 		svc.reconcileLoop(ctx, eng)
 	}()
 	bots := svc.startAdminBot(ctx, eng)
+	onb := svc.startOnboarding(ctx, eng)
 	<-ctx.Done()
 	<-done
 	bots.Wait()
+	onb.Wait()
 	log.Info("stopping")
 	return svc.Stop()
 }
