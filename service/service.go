@@ -221,10 +221,12 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 	}()
 	bots := svc.startAdminBot(ctx, eng)
 	onb := svc.startOnboarding(ctx, eng)
+	guests := svc.startGuestWorker(ctx, eng)
 	<-ctx.Done()
 	<-done
 	bots.Wait()
 	onb.Wait()
+	guests.Wait()
 	log.Info("stopping")
 	return svc.Stop()
 }
