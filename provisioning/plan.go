@@ -25,6 +25,11 @@ type Options struct {
 	// Erase asks the homeserver to erase the messages of every account it
 	// deactivates (offboarding.erase; Synapse only).
 	Erase bool
+	// ExternalPrefix starts the localparts of guest accounts
+	// (externals.localpart_prefix): guests leave on expiry, which is no
+	// sign of a broken directory, so the mass-removal guard does not count
+	// them.
+	ExternalPrefix string
 }
 
 // Plan is the outcome of the planner: the actions that make the current
@@ -494,6 +499,9 @@ func (p *planner) checkRemovals() error {
 	}
 	for uid, c := range p.cur.Accounts {
 		if c.Status != AccountActive {
+			continue
+		}
+		if local, _, err := uid.Parse(); err == nil && p.opts.ExternalPrefix != "" && strings.HasPrefix(local, p.opts.ExternalPrefix) {
 			continue
 		}
 		n := get(people, c.Tenant)

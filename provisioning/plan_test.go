@@ -289,6 +289,10 @@ func TestPlanGolden(t *testing.T) {
 			p[0].Tenant, p[0].Unit = "hkm", ""
 			return p
 		}()},
+		{name: "expired guest leaves without tripping the mass removal guard", current: func(c *Current) {
+			c.Accounts["@ext.kaeufer:land.test"] = &CurrentAccount{UserID: "@ext.kaeufer:land.test", Tenant: "hkm", Homeserver: "land", Status: AccountActive, DisplayName: "Karl Käufer, Holz AG (extern)"}
+			c.Rooms["hkm/partner"].Members["@ext.kaeufer:land.test"] = "join"
+		}, opts: &Options{MaxRemovalShare: 0.1, DeactivateRemoved: true, ExternalPrefix: "ext."}},
 		{name: "federation list allowing every pair changes nothing", list: testList(true, true)},
 		{name: "server dropped from the federation list leaves the shared room's acl and its people are removed", list: testList(false, true)},
 		{name: "external room on a server the list keeps inside admits listed partners only", list: testList(true, false)},

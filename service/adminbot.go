@@ -56,7 +56,11 @@ func (e adminEnv) UserID(p provisioning.Person) id.UserID {
 	if !ok {
 		return ""
 	}
-	hs := e.eng.Homeservers[t.Homeserver]
+	name := t.Homeserver
+	if p.External && p.Homeserver != "" {
+		name = p.Homeserver // guests live where the config says
+	}
+	hs := e.eng.Homeservers[name]
 	if hs == nil {
 		return ""
 	}

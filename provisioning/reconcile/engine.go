@@ -240,5 +240,6 @@ func Options(cfg *config.Config, allowMassRemoval bool) provisioning.Options {
 		AllowMassRemoval:  allowMassRemoval,
 		DeactivateRemoved: cfg.Provisioning.DeactivateRemoved,
 		Erase:             cfg.Offboarding.Erase,
+		ExternalPrefix:    cfg.Externals.LocalpartPrefix,
 	}
 }
