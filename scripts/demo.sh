@@ -24,8 +24,11 @@ serve provisions the Hessen demo (config/example.yaml, config/directory.yaml):
 spaces, encrypted rooms and staff accounts. Log in as a member of staff with a
 user ID and its initial password from $LM_STACK_DIR/credentials.json (mode
 0600, written by the first reconcile a few seconds after "ready").
-The Land admin @kwagner:SERVER_NAME (password in credentials.json) finds the
-encrypted room "Landesmessenger Verwaltung (Land)": type !hilfe, !status or
+On first login everyone gets the data-protection instruction from
+"Landesmessenger Einweisung" in an encrypted direct chat and sees only the
+welcome room until they answer "bestätigt" (docs/lifecycle.md). The Land admin
+@kwagner:SERVER_NAME (password in credentials.json) then finds the encrypted
+room "Landesmessenger Verwaltung (Land)": type !hilfe, !status or
 !benutzer zeigen mmustermann there to drive the admin bot (docs/admin-bot.md).
 The service account of each homeserver is @landesmessenger:SERVER_NAME; its
 password is in $LM_STACK_DIR/$kind/NAME/service.password. Press Ctrl-C to stop
