@@ -154,6 +154,9 @@ type Config struct {
 	// Externals configures guest accounts of people outside the Land
 	// administration.
 	Externals Externals `yaml:"externals"`
+	// Retention says how long messages are kept; unset, they are kept
+	// forever.
+	Retention Retention `yaml:"retention"`
 }
 
 // Database selects the database landesmessenger keeps its state in.
