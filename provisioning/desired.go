@@ -11,6 +11,7 @@ import (
 
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/federation"
+	"github.com/landesmessenger/landesmessenger/retention"
 )
 
 // Environment is what Build needs to know about the homeservers beyond the
@@ -70,7 +71,7 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 		Bots:        env.Bots,
 		ServerNames: env.ServerNames,
 	}
-	b := &builder{d: d, env: env, userOf: map[PersonID]id.UserID{}, tenantHost: map[config.TenantID]config.HomeserverName{}}
+	b := &builder{d: d, env: env, retention: &cfg.Retention, userOf: map[PersonID]id.UserID{}, tenantHost: map[config.TenantID]config.HomeserverName{}}
 	for _, t := range cfg.Tenants {
 		b.tenantHost[t.ID] = t.Homeserver
 	}
@@ -370,6 +371,7 @@ func audience(a config.Audience) func(Person) bool {
 type builder struct {
 	d          *Desired
 	env        Environment
+	retention  *config.Retention
 	userOf     map[PersonID]id.UserID
 	tenantHost map[config.TenantID]config.HomeserverName
 }
@@ -386,6 +388,7 @@ func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak
 	if r.State.HistoryVisibility == "" {
 		r.State.HistoryVisibility = "shared"
 	}
+	r.State.Retention = retentionContent(retention.Resolve(b.retention, string(r.Key), r.Tenant, r.Class))
 	pl := basePowerLevels(r.Space)
 	if svc := d.Service[r.Homeserver]; !creatorHasPower(r.Version) {
 		pl.Users[svc] = PowerService
@@ -432,6 +435,15 @@ func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak
 	d.Rooms[r.Key] = r
 }
 
+// retentionContent is the m.room.retention content of policy p, nil for no
+// policy.
+func retentionContent(p retention.Policy) *Retention {
+	if p.IsZero() {
+		return nil
+	}
+	return &Retention{MaxLifetime: p.Max.Milliseconds(), MinLifetime: p.Min.Milliseconds()}
+}
+
 // creatorHasPower reports whether room version v gives the room's creator
 // unlimited power (room version 12 and later): the creator must then not be
 // listed in the power levels.
@@ -460,6 +472,7 @@ func basePowerLevels(space bool) *PowerLevels {
 		"m.room.join_rules":         PowerAdmin,
 		"m.room.guest_access":       PowerAdmin,
 		"m.room.tombstone":          PowerAdmin,
+		RetentionEventType:          PowerAdmin,
 		MarkerEventType:             PowerAdmin,
 	}
 	if space {

@@ -55,7 +55,11 @@ func Describe(a Action) string {
 		if a.Drift {
 			change = "restore (changed by hand)"
 		}
-		return fmt.Sprintf("%s %s: %s %s", a.Room, a.EventType, change, compact(a.To))
+		s := fmt.Sprintf("%s %s: %s %s", a.Room, a.EventType, change, compact(a.To))
+		if r, ok := a.To.(Retention); ok {
+			s += " (" + r.String() + ")"
+		}
+		return s
 	case SetSpaceChild:
 		if a.Remove {
 			return fmt.Sprintf("%s: remove child %s", a.Space, a.ChildID)

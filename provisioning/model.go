@@ -7,6 +7,8 @@
 package provisioning
 
 import (
+	"time"
+
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
@@ -109,6 +111,9 @@ type RoomState struct {
 	GuestAccess       string       `json:"guest_access,omitempty"`
 	PowerLevels       *PowerLevels `json:"power_levels,omitempty"`
 	ServerACL         *ServerACL   `json:"server_acl,omitempty"`
+	// Retention is the room's retention policy; nil for none (messages
+	// are kept forever and the room has no m.room.retention event).
+	Retention *Retention `json:"retention,omitempty"`
 }
 
 // PowerLevels is the m.room.power_levels content provisioning sets.
@@ -129,6 +134,31 @@ type ServerACL struct {
 	Allow           []string `json:"allow"`
 	Deny            []string `json:"deny"`
 	AllowIPLiterals bool     `json:"allow_ip_literals"`
+}
+
+// RetentionEventType is the state event (state key "") carrying a room's
+// retention policy (MSC1763).
+const RetentionEventType = "m.room.retention"
+
+// Retention is the m.room.retention content provisioning sets: the
+// lifetimes of the room's messages in milliseconds, 0 (left out) for
+// unset. The content without either is no policy.
+type Retention struct {
+	MaxLifetime int64 `json:"max_lifetime,omitempty"`
+	MinLifetime int64 `json:"min_lifetime,omitempty"`
+}
+
+// String describes r for people: "max_lifetime 30d, min_lifetime 1d", or
+// "no policy: kept forever".
+func (r Retention) String() string {
+	if r == (Retention{}) {
+		return "no policy: kept forever"
+	}
+	s := "max_lifetime " + config.FormatLifetime(time.Duration(r.MaxLifetime)*time.Millisecond)
+	if r.MinLifetime > 0 {
+		s += ", min_lifetime " + config.FormatLifetime(time.Duration(r.MinLifetime)*time.Millisecond)
+	}
+	return s
 }
 
 // Room is a managed room or space as it should be.

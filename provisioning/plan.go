@@ -280,6 +280,14 @@ var stateFields = []stateField{
 		func(a, b any) bool { return equalPowerLevels(a.(*PowerLevels), b.(*PowerLevels)) }},
 	{"m.room.server_acl", func(s RoomState) any { return s.ServerACL }, func(s RoomState) bool { return s.ServerACL != nil },
 		func(a, b any) bool { return equalACL(a.(*ServerACL), b.(*ServerACL)) }},
+	// No policy is the empty content: a state event cannot be removed, and
+	// a policy set by hand is undone by emptying it.
+	{RetentionEventType, func(s RoomState) any {
+		if s.Retention == nil {
+			return Retention{}
+		}
+		return *s.Retention
+	}, func(s RoomState) bool { return s.Retention != nil }, eq},
 }
 
 // keepPeers returns want with the current level of every user the service

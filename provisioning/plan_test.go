@@ -7,8 +7,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -301,6 +303,33 @@ func TestPlanGolden(t *testing.T) {
 			delete(sp.Children, c.Rooms["hkm/mitteilungen"].ID)
 			sp.Children["!alt:land.test"] = true
 		}},
+		{name: "retention policy is published in the rooms the config covers", edit: withRetention},
+		{name: "new room gets its retention policy at creation", edit: func(cfg *config.Config) {
+			cfg.Tenants[1].Rooms = append(cfg.Tenants[1].Rooms, config.Room{ID: "akten", Name: "Akten", Class: config.ClassInternal, Audience: config.AudienceAll, HistoryVisibility: "shared"})
+			cfg.Retention.Rooms = map[string]config.RetentionRule{"hkm/akten": {MaxLifetime: 3650 * day, MinLifetime: 365 * day}}
+		}},
+		{name: "retention policy changed by hand is restored as drift", edit: withRetention, current: func(c *Current) {
+			for _, r := range c.Rooms {
+				if r.Tenant == "polizei" || r.Key == "hkm/partner" || r.Key == "rooms/lage" {
+					want := &Retention{MaxLifetime: (30 * day).Milliseconds(), MinLifetime: day.Milliseconds()}
+					switch r.Key {
+					case "hkm/partner":
+						want = &Retention{MaxLifetime: (365 * day).Milliseconds()}
+					case "rooms/lage":
+						want = &Retention{MaxLifetime: (730 * day).Milliseconds()}
+					}
+					r.State.Retention, r.Applied.Retention = want, want
+				}
+			}
+			c.Rooms["polizei/allgemein"].State.Retention = &Retention{MaxLifetime: day.Milliseconds()}
+		}},
+		{name: "retention policy set by hand where the config sets none is emptied as drift", current: func(c *Current) {
+			c.Rooms["hmdis/allgemein"].State.Retention = &Retention{MaxLifetime: day.Milliseconds()}
+		}},
+		{name: "retention policy dropped from the config is emptied without drift", current: func(c *Current) {
+			c.Rooms["polizei/allgemein"].State.Retention = &Retention{MaxLifetime: (30 * day).Milliseconds()}
+			c.Rooms["polizei/allgemein"].Applied.Retention = c.Rooms["polizei/allgemein"].State.Retention
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -394,14 +423,61 @@ func testSuccessions(t *testing.T, cfg *config.Config, env Environment, cur *Cur
 
 func TestConvergedPlansNothing(t *testing.T) {
 	for _, version := range []string{"10", "12"} {
-		d := buildTest(t, testPeople(), version, nil)
-		plan, err := Compute(converged(d), d, Options{MaxRemovalShare: 0.1, DeactivateRemoved: true})
-		if err != nil {
-			t.Fatal(err)
+		for _, edit := range []func(*config.Config){nil, withRetention} {
+			d := buildTest(t, testPeople(), version, edit)
+			plan, err := Compute(converged(d), d, Options{MaxRemovalShare: 0.1, DeactivateRemoved: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plan.Actions) != 0 || len(plan.Warnings) != 0 {
+				t.Errorf("room version %s (retention %t): got %d actions and %v, want none", version, edit != nil, len(plan.Actions), plan.Warnings)
+			}
 		}
-		if len(plan.Actions) != 0 || len(plan.Warnings) != 0 {
-			t.Errorf("room version %s: got %d actions and %v, want none", version, len(plan.Actions), plan.Warnings)
+	}
+}
+
+const day = 24 * time.Hour
+
+// withRetention gives the test config a retention policy: the police keep
+// messages 30 days and at least one, external rooms a year, the
+// cross-tenant room two years; the rest keeps them forever.
+func withRetention(cfg *config.Config) {
+	cfg.Retention = config.Retention{
+		Classes: map[config.RoomClass]config.RetentionRule{config.ClassExternal: {MaxLifetime: 365 * day}},
+		Tenants: map[config.TenantID]config.TenantRetention{"polizei": {Rule: &config.RetentionRule{MaxLifetime: 30 * day, MinLifetime: day}}},
+		Rooms:   map[string]config.RetentionRule{"rooms/lage": {MaxLifetime: 730 * day}},
+	}
+}
+
+func TestBuildRetention(t *testing.T) {
+	d := buildTestEnv(t, testPeople(), "10", withRetention, func(env *Environment, cfg *config.Config) {
+		env.Bots = BotUserIDs(cfg, env.ServerNames)
+	})
+	police := &Retention{MaxLifetime: 2_592_000_000, MinLifetime: 86_400_000}
+	tests := []struct {
+		room RoomKey
+		want *Retention
+	}{
+		{"polizei/allgemein", police},
+		{"polizei/space", police},
+		{"polizei/verwaltung", police},
+		{"hkm/partner", &Retention{MaxLifetime: 31_536_000_000}},
+		{"rooms/lage", &Retention{MaxLifetime: 63_072_000_000}},
+		{"hmdis/allgemein", nil},
+		{LandAdminRoom, nil},
+	}
+	for _, tc := range tests {
+		r, ok := d.Rooms[tc.room]
+		if !ok {
+			t.Errorf("%s: no such room", tc.room)
+			continue
 		}
+		if got := r.State.Retention; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got retention %+v, want %+v", tc.room, got, tc.want)
+		}
+	}
+	if got := d.Rooms["hmdis/allgemein"].State.PowerLevels.Events[RetentionEventType]; got != PowerAdmin {
+		t.Errorf("power to change the retention: got %d, want %d", got, PowerAdmin)
 	}
 }
 

@@ -396,6 +396,9 @@ func (r *applyRun) createRoom(ctx context.Context, hs *Homeserver, a provisionin
 	if st.ServerACL != nil {
 		req.InitialState = append(req.InitialState, initialState{Type: "m.room.server_acl", Content: st.ServerACL})
 	}
+	if st.Retention != nil {
+		req.InitialState = append(req.InitialState, initialState{Type: provisioning.RetentionEventType, Content: st.Retention})
+	}
 	var resp mautrix.RespCreateRoom
 	err := call(ctx, r.attempts(), func() error {
 		_, err := hs.Client.MakeRequest(ctx, http.MethodPost, hs.Client.BuildClientURL("v3", "createRoom"), &req, &resp)

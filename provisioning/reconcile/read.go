@@ -267,6 +267,8 @@ func parseRoom(hs config.HomeserverName, rid id.RoomID, events []stateEvent) *pr
 				}
 				r.State.ServerACL = &c
 			}
+		case provisioning.RetentionEventType:
+			r.State.Retention = parseRetention(e.Content)
 		case "m.space.child":
 			var c struct {
 				Via []string `json:"via"`
@@ -305,6 +307,25 @@ var stringFields = map[string]struct {
 	"m.room.join_rules":         {"join_rule", func(s *provisioning.RoomState, v string) { s.JoinRule = v }},
 	"m.room.history_visibility": {"history_visibility", func(s *provisioning.RoomState, v string) { s.HistoryVisibility = v }},
 	"m.room.guest_access":       {"guest_access", func(s *provisioning.RoomState, v string) { s.GuestAccess = v }},
+}
+
+// parseRetention reads m.room.retention: the lifetimes that are positive
+// integers (in milliseconds), nil if neither is, which is no policy.
+func parseRetention(raw json.RawMessage) *provisioning.Retention {
+	var c map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &c)
+	lifetime := func(key string) int64 {
+		var v int64
+		if json.Unmarshal(c[key], &v) != nil || v < 0 {
+			return 0
+		}
+		return v
+	}
+	r := provisioning.Retention{MaxLifetime: lifetime("max_lifetime"), MinLifetime: lifetime("min_lifetime")}
+	if r == (provisioning.Retention{}) {
+		return nil
+	}
+	return &r
 }
 
 // parsePowerLevels reads m.room.power_levels with the spec's defaults for

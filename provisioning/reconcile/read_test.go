@@ -22,6 +22,7 @@ func TestParseRoom(t *testing.T) {
 	 {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
 	 {"type": "m.room.power_levels", "state_key": "", "content": {"users": {"@landesmessenger:land.test": 100}}},
 	 {"type": "m.room.server_acl", "state_key": "", "content": {"allow": ["land.test"], "allow_ip_literals": true}},
+	 {"type": "m.room.retention", "state_key": "", "content": {"max_lifetime": 2592000000, "min_lifetime": 86400000}},
 	 {"type": "m.space.child", "state_key": "!child:land.test", "content": {"via": ["land.test"]}},
 	 {"type": "m.space.child", "state_key": "!gone:land.test", "content": {}},
 	 {"type": "m.room.member", "state_key": "@a:land.test", "content": {"membership": "join"}},
@@ -45,6 +46,7 @@ func TestParseRoom(t *testing.T) {
 			StateDefault: 50, Kick: 50, Ban: 50, Redact: 50,
 		},
 		ServerACL: &provisioning.ServerACL{Allow: []string{"land.test"}, Deny: []string{}, AllowIPLiterals: true},
+		Retention: &provisioning.Retention{MaxLifetime: 2_592_000_000, MinLifetime: 86_400_000},
 	}
 	if !reflect.DeepEqual(got.State, want) {
 		t.Errorf("state: got %+v, want %+v", got.State, want)
@@ -67,5 +69,25 @@ func TestParseRoom(t *testing.T) {
 	}
 	if r := parseRoom("land", "!x:land.test", events[2:]); r != nil {
 		t.Errorf("a room without our marker: got %+v, want nil", r)
+	}
+}
+
+func TestParseRetention(t *testing.T) {
+	tests := []struct {
+		content string
+		want    *provisioning.Retention
+	}{
+		{`{"max_lifetime": 2592000000}`, &provisioning.Retention{MaxLifetime: 2_592_000_000}},
+		{`{"min_lifetime": 86400000}`, &provisioning.Retention{MinLifetime: 86_400_000}},
+		{`{"max_lifetime": 2592000000, "min_lifetime": 86400000}`, &provisioning.Retention{MaxLifetime: 2_592_000_000, MinLifetime: 86_400_000}},
+		{`{}`, nil},
+		{`{"max_lifetime": "30d", "min_lifetime": 1.5}`, nil},
+		{`{"max_lifetime": -1, "min_lifetime": 86400000}`, &provisioning.Retention{MinLifetime: 86_400_000}},
+		{`[]`, nil},
+	}
+	for _, tc := range tests {
+		if got := parseRetention(json.RawMessage(tc.content)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("parseRetention(%s): got %+v, want %+v", tc.content, got, tc.want)
+		}
 	}
 }
