@@ -138,6 +138,7 @@ func main() {
 			auditCommand(),
 			onboardingCommand(),
 			offboardingCommand(),
+			archiveCommand(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {
