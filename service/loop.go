@@ -84,13 +84,21 @@ func (s *Service) reconcileLoop(ctx context.Context, eng *reconcile.Engine) {
 			}
 		}
 		if now := modTimes(files); !equalStamps(now, stamps) {
+			changed := ""
+			for i := range now {
+				if i < len(stamps) && !now[i].Equal(stamps[i]) {
+					changed = files[i]
+					break
+				}
+			}
+			flog := log.WithField("file", changed)
 			stamps = now
 			if cfg, err := config.Load(eng.Config.Path); err != nil {
-				log.WithError(err).Error("changed configuration is invalid; keeping the previous one")
+				flog.WithError(err).Error("changed configuration is invalid; keeping the previous one")
 				s.health.setConfigProblem(err.Error())
 			} else {
 				s.health.setConfigProblem("")
-				log.Info("configuration, directory or federation list changed; reconciling")
+				flog.Info("configuration, directory or federation list changed; reconciling")
 				if s.lists != nil {
 					s.lists.fetched = time.Time{} // fetch the list again now
 				}
