@@ -499,3 +499,43 @@ func equal(a, b []string) bool {
 }
 
 var _ = logrus.Fields{}
+
+func TestRetentionAndHolds(t *testing.T) {
+	h := newHarness(t)
+	got, _ := h.say(hmdisRoom, hadmin, "!aufbewahrung zeigen hmdis/projekt")
+	wantContains(t, "retention show", got, "unbefristet", "keine Löschsperre")
+
+	prompt, _ := h.say(hmdisRoom, hadmin, `!loeschsperre raum hmdis/projekt grund="Az. 4 Js 123/26"`)
+	wantContains(t, "hold prompt", prompt, "⚠️", "✅")
+	got = h.react(hmdisRoom, hadmin, id.EventID(fmt.Sprintf("$reply%d", h.mx.n)))
+	wantContains(t, "hold set", got, "Löschsperre 1 gesetzt", "hmdis/projekt")
+	holds, err := h.st.ActiveHolds(context.Background())
+	if err != nil || len(holds) != 1 || holds[0].Target != "hmdis/projekt" || holds[0].Reason != "Az. 4 Js 123/26" || holds[0].SetBy != hadmin {
+		t.Fatalf("holds in the store: %+v, %v", holds, err)
+	}
+	got, _ = h.say(hmdisRoom, hadmin, "!aufbewahrung zeigen hmdis/projekt")
+	wantContains(t, "retention show with a hold", got, "Löschsperre 1", "Az. 4 Js 123/26")
+	got, _ = h.say(hmdisRoom, hadmin, "!loeschsperre liste")
+	wantContains(t, "hold list", got, "1: room `hmdis/projekt`")
+	got, _ = h.say(polRoom, padmin, "!loeschsperre liste")
+	wantContains(t, "hold list of another tenant", got, "Keine Löschsperren")
+
+	// Refusals: another tenant's person, an auditor, a missing reason.
+	got, _ = h.say(hmdisRoom, hadmin, "!loeschsperre person padmin grund=x")
+	wantContains(t, "hold on another tenant's person", got, "⛔", "`polizei`")
+	got, _ = h.say(landRoom, dsb, "!loeschsperre raum hmdis/projekt grund=x")
+	wantContains(t, "auditor sets a hold", got, "⛔")
+	h.say(hmdisRoom, hadmin, "!loeschsperre person hmember")
+	got = h.react(hmdisRoom, hadmin, id.EventID(fmt.Sprintf("$reply%d", h.mx.n)))
+	wantContains(t, "hold without a reason", got, "braucht einen Grund")
+
+	// Lifting needs the ✅ too; then nothing is in force.
+	h.say(hmdisRoom, hadmin, "!loeschsperre aufheben 1")
+	got = h.react(hmdisRoom, hadmin, id.EventID(fmt.Sprintf("$reply%d", h.mx.n)))
+	wantContains(t, "hold lift", got, "Löschsperre 1", "aufgehoben")
+	if holds, _ := h.st.ActiveHolds(context.Background()); len(holds) != 0 {
+		t.Errorf("holds in force after lifting: %+v", holds)
+	}
+	got, _ = h.say(hmdisRoom, hadmin, "!loeschsperre aufheben 1")
+	wantContains(t, "lift again", got, "Keine Löschsperre 1")
+}

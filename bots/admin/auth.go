@@ -137,7 +137,9 @@ func (b *Bot) concerns(ctx context.Context, req *request) ([]config.TenantID, er
 			out = append(out, p.Tenant)
 		}
 		out = append(out, config.TenantID(inv.Args["tenant"]))
-	case "room show", "room close", "member add", "member remove":
+	case "hold lift", "hold person":
+		return b.holdConcerns(ctx, req)
+	case "room show", "room close", "member add", "member remove", "retention show", "hold room":
 		key, err := b.roomKey(req, inv.Args["room"])
 		if err != nil {
 			return nil, err

@@ -71,6 +71,14 @@ func (b *Bot) execute(ctx context.Context, req *request) result {
 		return b.roomClose(ctx, req)
 	case "member add", "member remove":
 		return b.member(ctx, req, req.inv.Spec.Name == "member add")
+	case "retention show":
+		return b.retentionShow(ctx, req)
+	case "hold room", "hold person":
+		return b.holdSet(ctx, req)
+	case "hold lift":
+		return b.holdLift(ctx, req)
+	case "hold list":
+		return b.holdList(ctx, req)
 	case "federation show":
 		return b.federationShow(req)
 	case "plan":

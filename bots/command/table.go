@@ -31,6 +31,9 @@ var (
 	argCount = Arg{Name: "ANZAHL", NameEN: "COUNT", Optional: true, kind: kindCount, desc: phrase{
 		"wie viele Einträge, 1 bis 1000",
 		"how many entries, 1 to 1000"}}
+	argHoldNumber = Arg{Name: "NUMMER", NameEN: "NUMBER", kind: kindCount, desc: phrase{
+		"die Nummer der Löschsperre",
+		"the legal hold's number"}}
 	argGuest = Arg{Name: "KENNUNG", NameEN: "ID", kind: kindPerson, desc: phrase{
 		"Kennung des Gastes (z. B. `ext.karl.kaeufer`) oder seine Matrix-ID",
 		"the guest's id (e.g. `ext.karl.kaeufer`) or Matrix ID"}}
@@ -243,6 +246,38 @@ var specs = newTable([]*Spec{
 		Summary: tr("Beendet den Zugang eines Gastes sofort: er verlässt seine Räume, sein Konto wird deaktiviert.",
 			"Ends a guest's access at once: they leave their rooms and their account is deactivated."),
 		Example: tr("!gast entfernen ext.karl.kaeufer", "!guest remove ext.karl.kaeufer"),
+	},
+	{
+		DE: words("aufbewahrung zeigen"), EN: words("retention show"), Args: []Arg{argRoom}, Access: Read,
+		Summary: tr("Zeigt die Aufbewahrungsfristen eines Raums (höchstens, mindestens) und die Löschsperren, die ihn betreffen.",
+			"Shows a room's retention periods (maximum, minimum) and the legal holds that cover it."),
+		Example: tr("!aufbewahrung zeigen polizei/allgemein", "!retention show polizei/allgemein"),
+	},
+	{
+		DE: words("loeschsperre raum"), EN: words("hold room"), Args: []Arg{argRoom}, Options: []Option{optReason},
+		Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Setzt eine Löschsperre auf einen Raum: nichts darin wird gelöscht, bis sie aufgehoben ist (`grund` ist nötig, z. B. ein Aktenzeichen).",
+			"Puts a legal hold on a room: nothing in it is deleted until the hold is lifted (`reason` is required, e.g. a file number)."),
+		Example: tr(`!loeschsperre raum polizei/allgemein grund="Az. 4 Js 123/26"`, `!hold room polizei/allgemein reason="Az. 4 Js 123/26"`),
+	},
+	{
+		DE: words("loeschsperre person"), EN: words("hold person"), Args: []Arg{argID}, Options: []Option{optReason},
+		Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Setzt eine Löschsperre auf alle Nachrichten einer Person, in allen Räumen (`grund` ist nötig).",
+			"Puts a legal hold on every message a person sent, in every room (`reason` is required)."),
+		Example: tr(`!loeschsperre person shartmann grund="Disziplinarverfahren 7/26"`, `!hold person shartmann reason="disciplinary case 7/26"`),
+	},
+	{
+		DE: words("loeschsperre aufheben"), EN: words("hold lift"), Args: []Arg{argHoldNumber}, Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Hebt eine Löschsperre auf (ihre Nummer zeigt `!loeschsperre liste`).",
+			"Lifts a legal hold (`!hold list` shows its number)."),
+		Example: tr("!loeschsperre aufheben 3", "!hold lift 3"),
+	},
+	{
+		DE: words("loeschsperre liste"), EN: words("hold list"), Access: Read,
+		Summary: tr("Zeigt die Löschsperren in Kraft: Nummer, Raum oder Person, Grund, wer sie wann gesetzt hat.",
+			"Shows the legal holds in force: number, room or person, reason, who set them when."),
+		Example: tr("!loeschsperre liste", "!hold list"),
 	},
 	{
 		DE: words("foederation zeigen"), EN: words("federation show"), Access: Read,
