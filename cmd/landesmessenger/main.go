@@ -136,6 +136,7 @@ func main() {
 			},
 			federationCommand(),
 			auditCommand(),
+			retentionCommand(),
 			onboardingCommand(),
 			offboardingCommand(),
 			archiveCommand(),
