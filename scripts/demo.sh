@@ -16,7 +16,7 @@ trap '"$bin" stack down' EXIT
 # shut down cleanly and then exits through the EXIT trap.
 trap 'echo "stopping (Ctrl-C)"' INT TERM
 
-kind=$(sed -n 's/.*"kind": "\(.*\)".*/\1/p' "$LM_STACK_DIR/stack.json")
+kind=$(sed -n 's/.*"kind": "\(.*\)".*/\1/p' "$LM_STACK_DIR/stack.json" | head -n 1)
 cat <<MSG
 
 Point an Element client at one of the client URLs above (homeserver URL).
