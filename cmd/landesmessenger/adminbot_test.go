@@ -107,6 +107,7 @@ func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
 	kw := login("kwagner")
 	landRoom := provResolve(t, kw.Cli, s.alias(t, "rooms/verwaltung", "land"))
 	kw.WaitEncrypted(t, landRoom)
+	kw.WaitMember(t, landRoom, bot)
 
 	ask := func(c *e2eetest.Client, room id.RoomID, text string) (*event.Event, id.EventID) {
 		t.Helper()
@@ -209,11 +210,13 @@ func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
 	// act on another tenant.
 	dsb := login("sweber")
 	dsb.WaitEncrypted(t, landRoom)
+	dsb.WaitMember(t, landRoom, bot)
 	r, _ = ask(dsb, landRoom, "!benutzer sperren vhuber")
 	wantIn("auditor", r, "⛔", "lesende")
 	mm := login("mmustermann")
 	hmdisRoom := provResolve(t, mm.Cli, s.alias(t, "hmdis/verwaltung", "land"))
 	mm.WaitEncrypted(t, hmdisRoom)
+	mm.WaitMember(t, hmdisRoom, bot)
 	r, _ = ask(mm, hmdisRoom, "!benutzer zeigen kwagner")
 	wantIn("other tenant", r, "⛔", "`stk`")
 

@@ -71,6 +71,9 @@ func Login(t T, clientURL string, user id.UserID, password string) *Client {
 	if err := ch.Init(ctx); err != nil {
 		t.Fatalf("log in %s with crypto: %v", user, err)
 	}
+	// Answer room key requests of every device, as a client whose user
+	// has not verified the bots' devices would still share with them.
+	ch.Machine().ShareKeysMinTrust = id.TrustStateUnset
 	cli.Crypto = ch
 	c := &Client{Cli: cli, changed: make(chan struct{}), seen: map[id.EventID]*event.Event{}}
 	syncer := cli.Syncer.(mautrix.ExtensibleSyncer)
@@ -121,6 +124,25 @@ func (c *Client) WaitEncrypted(t T, room id.RoomID) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: room %s not known as encrypted within %s (%v)", c.Cli.UserID, room, Wait, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// WaitMember waits until the client's state store lists user as a member
+// of room, so that the room key of the next message is shared with them.
+func (c *Client) WaitMember(t T, room id.RoomID, user id.UserID) {
+	t.Helper()
+	deadline := time.Now().Add(Wait)
+	for {
+		members, err := c.Cli.StateStore.GetRoomJoinedOrInvitedMembers(context.Background(), room)
+		for _, m := range members {
+			if m == user {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not a member of %s within %s (%v)", c.Cli.UserID, user, room, Wait, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
