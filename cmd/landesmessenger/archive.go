@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/landesmessenger/landesmessenger/logging"
 	"github.com/landesmessenger/landesmessenger/records"
 	"github.com/landesmessenger/landesmessenger/store"
 )
@@ -47,9 +46,9 @@ func openArchive(c *cli.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(c.Context, cfg.Database.URI, logging.Zerolog(log.WithField("component", "database")))
+	st, err := openStore(c, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	return st, nil
 }

@@ -2,12 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/landesmessenger/landesmessenger/logging"
 	"github.com/landesmessenger/landesmessenger/store"
 )
 
@@ -36,18 +33,14 @@ func auditExport(c *cli.Context) error {
 		return err
 	}
 	f := store.AuditFilter{Sender: c.String("user"), Tenant: c.String("tenant")}
-	if s := c.String("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			if t, err = time.Parse("2006-01-02", s); err != nil {
-				return fmt.Errorf("--since %q: want an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", s)
-			}
-		}
-		f.Since = t
-	}
-	st, err := store.Open(c.Context, cfg.Database.URI, logging.Zerolog(log.WithField("component", "database")))
+	since, err := sinceFlag(c)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
+	}
+	f.Since = since
+	st, err := openStore(c, cfg, log)
+	if err != nil {
+		return err
 	}
 	defer st.Close()
 	entries, err := st.Audit(c.Context, f)

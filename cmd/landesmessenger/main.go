@@ -21,6 +21,7 @@ import (
 	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
 	"github.com/landesmessenger/landesmessenger/service"
 	"github.com/landesmessenger/landesmessenger/stack"
+	"github.com/landesmessenger/landesmessenger/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -357,4 +358,29 @@ func stackStatus(c *cli.Context) error {
 		return cli.Exit("", 1)
 	}
 	return nil
+}
+
+// openStore opens the database of cfg for a command that reads it.
+func openStore(c *cli.Context, cfg *config.Config, log logrus.FieldLogger) (*store.Store, error) {
+	st, err := store.Open(c.Context, cfg.Database.URI, logging.Zerolog(log.WithField("component", "database")))
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return st, nil
+}
+
+// sinceFlag parses the --since flag: an RFC 3339 time or a date; zero if
+// unset.
+func sinceFlag(c *cli.Context) (time.Time, error) {
+	s := c.String("since")
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", s)
 }

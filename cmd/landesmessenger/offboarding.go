@@ -10,9 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/landesmessenger/landesmessenger/logging"
 	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
-	"github.com/landesmessenger/landesmessenger/store"
 )
 
 // offboardingCommand is `landesmessenger offboarding`: the reports of the
@@ -49,22 +47,17 @@ func offboardingReport(c *cli.Context) error {
 	if format != "json" && format != "csv" {
 		return fmt.Errorf("--format %q: want json or csv", format)
 	}
-	var since time.Time
-	if s := c.String("since"); s != "" {
-		var err error
-		if since, err = time.Parse(time.RFC3339, s); err != nil {
-			if since, err = time.Parse(time.DateOnly, s); err != nil {
-				return fmt.Errorf("--since %q: want an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", s)
-			}
-		}
+	since, err := sinceFlag(c)
+	if err != nil {
+		return err
 	}
 	cfg, log, err := loadConfigAndLogger(c)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(c.Context, cfg.Database.URI, logging.Zerolog(log.WithField("component", "database")))
+	st, err := openStore(c, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer st.Close()
 	reports, err := st.OffboardingReports(c.Context, since)

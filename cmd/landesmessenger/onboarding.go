@@ -8,9 +8,7 @@ import (
 
 	"github.com/landesmessenger/landesmessenger/bots/onboarding"
 	"github.com/landesmessenger/landesmessenger/config"
-	"github.com/landesmessenger/landesmessenger/logging"
 	"github.com/landesmessenger/landesmessenger/service"
-	"github.com/landesmessenger/landesmessenger/store"
 )
 
 // onboardingCommand is `landesmessenger onboarding`: the data-protection
@@ -44,9 +42,9 @@ func onboardingReport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(c.Context, cfg.Database.URI, logging.Zerolog(log.WithField("component", "database")))
+	st, err := openStore(c, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer st.Close()
 	entries, err := service.OnboardingReport(c.Context, cfg, st, log, config.TenantID(c.String("tenant")))
