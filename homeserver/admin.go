@@ -159,8 +159,9 @@ func sendSensitive(ctx context.Context, cli *mautrix.Client, method, url string,
 	return err
 }
 
-// randomPassword returns a password nobody knows, for locking an account.
-func randomPassword() (string, error) {
+// RandomPassword returns a password nobody knows (32 random bytes), for
+// locking an account or for an account only a program logs in to.
+func RandomPassword() (string, error) {
 	buf := make([]byte, 32)
 	if _, err := rand.Read(buf); err != nil {
 		return "", err

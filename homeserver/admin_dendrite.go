@@ -162,7 +162,7 @@ func (a *dendriteAdmin) Deactivate(ctx context.Context, user id.UserID) error {
 	if err := a.checkLocal(user); err != nil {
 		return err
 	}
-	password, err := randomPassword()
+	password, err := RandomPassword()
 	if err != nil {
 		return fmt.Errorf("deactivate %s: %w", user, err)
 	}

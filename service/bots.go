@@ -2,14 +2,13 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
+	"github.com/landesmessenger/landesmessenger/homeserver"
 	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
 )
 
@@ -68,7 +67,7 @@ func (s *Service) ensureBotAccount(ctx context.Context, h *reconcile.Homeserver,
 	}
 	fresh := pw == ""
 	if fresh {
-		if pw, err = newSecret(); err != nil {
+		if pw, err = homeserver.RandomPassword(); err != nil {
 			return BotAccount{}, err
 		}
 		if err := s.Store.SetBotSecret(ctx, bot.String(), secretPassword, pw); err != nil {
@@ -98,12 +97,4 @@ func (s *Service) clientURL(name config.HomeserverName) string {
 		}
 	}
 	return ""
-}
-
-func newSecret() (string, error) {
-	buf := make([]byte, 24)
-	if _, err := rand.Read(buf); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(buf), nil
 }

@@ -2,8 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -247,7 +245,7 @@ func (r *applyRun) do(ctx context.Context, a provisioning.Action) error {
 		if err := r.stillIn(a.User); err != nil {
 			return err
 		}
-		pw, err := randomSecret()
+		pw, err := homeserver.RandomPassword()
 		if err != nil {
 			return err
 		}
@@ -333,15 +331,6 @@ func (r *applyRun) displayName(user id.UserID) string {
 		return c.DisplayName
 	}
 	return ""
-}
-
-// randomSecret is a password nobody knows.
-func randomSecret() (string, error) {
-	buf := make([]byte, 24)
-	if _, err := rand.Read(buf); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
 func (r *applyRun) saveAccount(ctx context.Context, b provisioning.Base, user id.UserID, status provisioning.AccountStatus, name string) error {
