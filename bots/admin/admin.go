@@ -212,6 +212,7 @@ func (r *request) t(de, en string) string {
 // chat.
 func (b *Bot) HandleMessage(ctx context.Context, rp Replier, m *Message) {
 	start := time.Now()
+	ctx = withPeopleCache(ctx)
 	scope, ok := b.scope(m.Room)
 	if !ok {
 		return

@@ -24,7 +24,7 @@ type Actor struct {
 
 // person returns the person whose account is user.
 func (b *Bot) person(ctx context.Context, user id.UserID) (provisioning.Person, bool, error) {
-	people, err := b.Env.People(ctx)
+	people, err := b.people(ctx)
 	if err != nil {
 		return provisioning.Person{}, false, err
 	}
@@ -169,7 +169,7 @@ func tenantOf(key provisioning.RoomKey) config.TenantID {
 
 // personByID returns the person with the directory id pid.
 func (b *Bot) personByID(ctx context.Context, pid string) (provisioning.Person, bool, error) {
-	people, err := b.Env.People(ctx)
+	people, err := b.people(ctx)
 	if err != nil {
 		return provisioning.Person{}, false, err
 	}
@@ -261,4 +261,31 @@ func (l *limiter) warnOnce(u id.UserID, now time.Time) bool {
 	}
 	bk.warned = now
 	return true
+}
+
+// peopleCache holds the people read once for one command: the checks and
+// the handler all ask, and each read goes through the directory, the
+// overrides and the lifecycle hooks.
+type peopleCache struct {
+	once   sync.Once
+	people []provisioning.Person
+	err    error
+}
+
+type peopleKey struct{}
+
+// withPeopleCache gives ctx a cache for one command or confirmation.
+func withPeopleCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, peopleKey{}, &peopleCache{})
+}
+
+// people returns the people as the next plan sees them, read once per
+// command.
+func (b *Bot) people(ctx context.Context) ([]provisioning.Person, error) {
+	c, ok := ctx.Value(peopleKey{}).(*peopleCache)
+	if !ok {
+		return b.Env.People(ctx)
+	}
+	c.once.Do(func() { c.people, c.err = b.Env.People(ctx) })
+	return c.people, c.err
 }

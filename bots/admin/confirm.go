@@ -73,6 +73,7 @@ func (b *Bot) HandleReaction(ctx context.Context, rp Replier, r *Reaction) {
 	if _, ok := b.scope(r.Room); !ok || !isConfirm(r.Key) {
 		return
 	}
+	ctx = withPeopleCache(ctx)
 	p, err := b.Store.Pending(ctx, string(r.RelatesTo))
 	if err != nil {
 		b.Log.WithError(err).Warn("admin bot: reading a pending command failed")

@@ -166,7 +166,7 @@ func (b *Bot) guestInvite(ctx context.Context, req *request) result {
 			return r
 		}
 	}
-	people, err := b.Env.People(ctx)
+	people, err := b.people(ctx)
 	if err != nil {
 		return fail(err)
 	}

@@ -149,7 +149,7 @@ func (b *Bot) tenantShow(ctx context.Context, req *request, tid config.TenantID)
 	if !ok {
 		return fail(errorf("%s", req.t("Unbekannter Mandant "+code(string(tid))+".", "Unknown tenant "+code(string(tid))+".")))
 	}
-	people, err := b.Env.People(ctx)
+	people, err := b.people(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -666,7 +666,7 @@ func (b *Bot) impact(ctx context.Context, req *request) int {
 		}
 		return len(out.Desired.Rooms[key].Members)
 	case "room create":
-		people, err := b.Env.People(ctx)
+		people, err := b.people(ctx)
 		if err != nil {
 			return 0
 		}

@@ -168,7 +168,7 @@ func (b *Bot) holdTenant(ctx context.Context, h retention.Hold) config.TenantID 
 	if h.Scope == retention.ScopeRoom {
 		return tenantOf(provisioning.RoomKey(h.Target))
 	}
-	people, err := b.Env.People(ctx)
+	people, err := b.people(ctx)
 	if err != nil {
 		return ""
 	}
