@@ -157,6 +157,9 @@ type Config struct {
 	// Retention says how long messages are kept; unset, they are kept
 	// forever.
 	Retention Retention `yaml:"retention"`
+	// Records configures the archive bot that files marked messages;
+	// without a records section there is none.
+	Records Records `yaml:"records"`
 }
 
 // Database selects the database landesmessenger keeps its state in.

@@ -16,7 +16,7 @@ import (
 
 // The known keys of each mapping in the configuration.
 var (
-	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning", "federation", "admin", "onboarding", "offboarding", "externals", "retention"}
+	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning", "federation", "admin", "onboarding", "offboarding", "externals", "retention", "records"}
 	databaseKeys       = []string{"uri"}
 	logKeys            = []string{"level", "format"}
 	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "appservice_token_file", "service_account"}
@@ -597,6 +597,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 	d.admin(top, cfg)
 	d.lifecycle(top, cfg)
 	d.retention(top, cfg)
+	d.records(top, cfg)
 }
 
 // homeservers decodes and validates the homeservers list.

@@ -31,6 +31,9 @@ type Retention struct {
 	// Bounds is the range of max_lifetime admins may set through the
 	// admin bot. It does not restrict the rules of this file.
 	Bounds RetentionBounds `yaml:"bounds"`
+	// SweepEvery is how often serve's retention worker looks for expired
+	// messages; DefaultSweepEvery when unset.
+	SweepEvery time.Duration `yaml:"sweep_every"`
 	// Line is the line of "retention:"; 0 if the configuration has none.
 	Line int `yaml:"-"`
 }
@@ -83,6 +86,8 @@ const (
 	// MinMaxLifetime is the shortest max_lifetime a rule may have: shorter
 	// ones are more likely a slip of the unit (30m for 30d) than a policy.
 	MinMaxLifetime = 24 * time.Hour
+	// DefaultSweepEvery is retention.sweep_every when unset.
+	DefaultSweepEvery = time.Hour
 	// DefaultRetentionBoundMin is retention.bounds.min when unset.
 	DefaultRetentionBoundMin = MinMaxLifetime
 	// Forever is the word for "no maximum" in the file.
@@ -90,7 +95,7 @@ const (
 )
 
 var (
-	retentionKeys       = []string{"default", "bounds", "classes", "tenants", "rooms"}
+	retentionKeys       = []string{"default", "bounds", "classes", "tenants", "rooms", "sweep_every"}
 	retentionRuleKeys   = []string{"max_lifetime", "min_lifetime"}
 	retentionTenantKeys = []string{"max_lifetime", "min_lifetime", "classes"}
 	retentionBoundsKeys = []string{"min", "max"}
@@ -146,11 +151,17 @@ func FormatLifetime(v time.Duration) string {
 func (d *decoder) retention(top mapping, cfg *Config) {
 	r := &cfg.Retention
 	r.Bounds.Min = DefaultRetentionBoundMin
+	r.SweepEvery = DefaultSweepEvery
 	if !top.has("retention") {
 		return
 	}
 	m := d.child(top, "retention", retentionKeys)
 	r.Line = top.entries["retention"].key.Line
+	r.SweepEvery = d.duration(m, "sweep_every", DefaultSweepEvery)
+	if r.SweepEvery < time.Second {
+		f := join(m.path, "sweep_every")
+		d.addf(d.line(f, m.line), f, "must be at least 1s, got %s", r.SweepEvery)
+	}
 
 	if m.has("default") {
 		rule, ok := d.retentionRule(d.child(m, "default", retentionRuleKeys), m.entries["default"].key.Line)

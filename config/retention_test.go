@@ -56,7 +56,7 @@ func TestRetentionValues(t *testing.T) {
 	if err != nil {
 		t.Fatalf("got %v, want no error", err)
 	}
-	if want := (Retention{Bounds: RetentionBounds{Min: DefaultRetentionBoundMin}}); !reflect.DeepEqual(cfg.Retention, want) {
+	if want := (Retention{Bounds: RetentionBounds{Min: DefaultRetentionBoundMin}, SweepEvery: DefaultSweepEvery}); !reflect.DeepEqual(cfg.Retention, want) {
 		t.Errorf("without a retention section: got %+v, want no rules and the default bounds %+v", cfg.Retention, want)
 	}
 
@@ -236,6 +236,46 @@ func TestRetentionBoundsAllows(t *testing.T) {
 	for _, tc := range tests {
 		if got := tc.b.Allows(tc.v); got != tc.want {
 			t.Errorf("%+v.Allows(%s): got %t, want %t", tc.b, tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestRecords(t *testing.T) {
+	good := retentionBase + "retention:\n  sweep_every: 5m\n  default: {max_lifetime: 30d}\n" +
+		"records:\n  classes: [internal]\n  rooms: [lage, polizei/partner]\n"
+	cfg, err := parse("c.yaml", []byte(good), noEnv)
+	if err != nil {
+		t.Fatalf("got %v, want no error", err)
+	}
+	r := cfg.Records
+	if r.BotLocalpart != DefaultArchiveBot || !r.Enabled() {
+		t.Errorf("records: got %+v, want enabled with the default bot", r)
+	}
+	for _, c := range []struct {
+		room  string
+		class RoomClass
+		want  bool
+	}{
+		{"polizei/allgemein", ClassInternal, true},
+		{"polizei/partner", ClassExternal, true},
+		{"rooms/lage", ClassCrossAgency, true},
+		{"rooms/other", ClassCrossAgency, false},
+	} {
+		if got := r.Covers(c.room, c.class); got != c.want {
+			t.Errorf("Covers(%s, %s) = %v, want %v", c.room, c.class, got, c.want)
+		}
+	}
+	if cfg.Retention.SweepEvery != 5*time.Minute {
+		t.Errorf("sweep_every: got %s, want 5m", cfg.Retention.SweepEvery)
+	}
+
+	bad := retentionBase + "retention:\n  sweep_every: 10ms\n" +
+		"records:\n  classes: [internal, secret]\n  rooms: [nowhere]\n  bot_localpart: lm-verwaltung\n"
+	_, err = parse("c.yaml", []byte(bad), noEnv)
+	for _, want := range []string{"retention.sweep_every: must be at least 1s", `records.classes[1]: invalid room class "secret"`,
+		`records.rooms[0]: unknown cross-tenant room "nowhere"`, `records.bot_localpart: "lm-verwaltung" is another bot's account`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error containing %q", err, want)
 		}
 	}
 }

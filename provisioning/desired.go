@@ -33,6 +33,10 @@ type Environment struct {
 	// Federation is the Land's verified federation list; nil if none is
 	// configured. It narrows the servers every room admits.
 	Federation *federation.List
+	// Archivists are the archive bot's accounts by homeserver; each is a
+	// member (without power) of the rooms on its homeserver that the
+	// configuration's records section covers. Nil: no archive bot.
+	Archivists map[config.HomeserverName]id.UserID
 }
 
 // DefaultRoomVersion is the room version of new rooms unless configured:
@@ -69,9 +73,10 @@ func Build(cfg *config.Config, people []Person, env Environment) (*Desired, erro
 		Rooms:       map[RoomKey]*Room{},
 		Service:     env.Service,
 		Bots:        env.Bots,
+		Archivists:  env.Archivists,
 		ServerNames: env.ServerNames,
 	}
-	b := &builder{d: d, env: env, retention: &cfg.Retention, userOf: map[PersonID]id.UserID{}, tenantHost: map[config.TenantID]config.HomeserverName{}}
+	b := &builder{d: d, env: env, retention: &cfg.Retention, records: &cfg.Records, userOf: map[PersonID]id.UserID{}, tenantHost: map[config.TenantID]config.HomeserverName{}}
 	for _, t := range cfg.Tenants {
 		b.tenantHost[t.ID] = t.Homeserver
 	}
@@ -276,6 +281,21 @@ func BotUserIDs(cfg *config.Config, serverNames map[config.HomeserverName]string
 	return out
 }
 
+// ArchivistUserIDs returns the archive bot's account on every homeserver
+// of cfg, or nil if the configuration's records section covers no room.
+func ArchivistUserIDs(cfg *config.Config, serverNames map[config.HomeserverName]string) map[config.HomeserverName]id.UserID {
+	if !cfg.Records.Enabled() {
+		return nil
+	}
+	out := map[config.HomeserverName]id.UserID{}
+	for _, hs := range cfg.Homeservers {
+		if sn := serverNames[hs.Name]; sn != "" {
+			out[hs.Name] = id.NewUserID(cfg.Records.BotLocalpart, sn)
+		}
+	}
+	return out
+}
+
 // managementRooms adds the admin bot's rooms: the Land-wide admin room for
 // the Land admins and auditors, and one room per tenant for its admins,
 // each with the bot of its homeserver. Without bots there are none.
@@ -372,6 +392,7 @@ type builder struct {
 	d          *Desired
 	env        Environment
 	retention  *config.Retention
+	records    *config.Records
 	userOf     map[PersonID]id.UserID
 	tenantHost map[config.TenantID]config.HomeserverName
 }
@@ -425,6 +446,9 @@ func (b *builder) add(r *Room, candidates []Person, who func(Person) bool, tweak
 			}
 			pl.Users[uid] = level
 		}
+	}
+	if a := d.Archivists[r.Homeserver]; a != "" && !r.Space && b.records.Covers(string(r.Key), r.Class) {
+		r.Members = append(r.Members, a)
 	}
 	sort.Slice(r.Members, func(i, j int) bool { return r.Members[i] < r.Members[j] })
 	if tweak != nil {

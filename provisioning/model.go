@@ -205,6 +205,10 @@ type Desired struct {
 	// management room. They are members of those rooms; provisioning never
 	// removes them, and the service makes their accounts.
 	Bots map[config.HomeserverName]id.UserID
+	// Archivists are the archive bot's accounts (see
+	// Environment.Archivists); like the bots, provisioning never removes
+	// them, and the service makes their accounts.
+	Archivists map[config.HomeserverName]id.UserID
 	// ServerNames maps homeservers to their Matrix server names.
 	ServerNames map[config.HomeserverName]string
 	// Warnings are what Build could not honour, e.g. tenants a room

@@ -90,6 +90,9 @@ func Compute(cur *Current, want *Desired, opts Options) (*Plan, error) {
 	for _, u := range want.Bots {
 		p.service[u] = true
 	}
+	for _, u := range want.Archivists {
+		p.service[u] = true
+	}
 	for _, s := range want.ServerNames {
 		p.ours[s] = true
 	}

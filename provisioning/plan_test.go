@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -532,4 +533,49 @@ func keys(ks []RoomKey) []string {
 		out[i] = string(k)
 	}
 	return out
+}
+
+// TestBuildArchivist: the archive bot is a member without power of the
+// rooms the records section covers (never of spaces), only there, and a
+// converged state plans nothing about it.
+func TestBuildArchivist(t *testing.T) {
+	withRecords := func(cfg *config.Config) {
+		cfg.Records = config.Records{Classes: []config.RoomClass{config.ClassExternal}, Rooms: []string{"rooms/lage"}, BotLocalpart: "lm-archiv"}
+	}
+	d := buildTestEnv(t, testPeople(), "10", withRecords, func(env *Environment, cfg *config.Config) {
+		env.Archivists = ArchivistUserIDs(cfg, env.ServerNames)
+	})
+	if len(d.Archivists) == 0 {
+		t.Fatal("no archivists")
+	}
+	for key, r := range d.Rooms {
+		a := d.Archivists[r.Homeserver]
+		want := !r.Space && (r.Class == config.ClassExternal || key == "rooms/lage")
+		if got := slices.Contains(r.Members, a); got != want {
+			t.Errorf("%s (class %s): archivist member %t, want %t", key, r.Class, got, want)
+		}
+		if p, ok := r.State.PowerLevels.Users[a]; ok {
+			t.Errorf("%s: archivist has power %d, want none", key, p)
+		}
+	}
+	plan, err := Compute(converged(d), d, Options{MaxRemovalShare: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Actions) != 0 {
+		t.Errorf("converged: got %d actions, want none", len(plan.Actions))
+	}
+	cur := converged(d)
+	for _, c := range cur.Rooms {
+		for _, a := range d.Archivists {
+			c.Members[a] = "join" // also where it is not wanted: never removed
+		}
+	}
+	if plan, err = Compute(cur, d, Options{MaxRemovalShare: 0.1}); err != nil || len(plan.Actions) != 0 {
+		t.Errorf("archivist in extra rooms: got %v and %d actions, want none", err, len(plan.Actions))
+	}
+	var none config.Config
+	if got := ArchivistUserIDs(&none, d.ServerNames); got != nil {
+		t.Errorf("without records: got %v, want nil", got)
+	}
 }

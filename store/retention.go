@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -108,7 +110,8 @@ type Deletion struct {
 }
 
 // LogDeletion appends d (its ID is ignored) to the deletion log and returns
-// its ID.
+// its ID. A message is logged once: if its room and event are logged
+// already, it adds nothing and returns 0.
 func (s *Store) LogDeletion(ctx context.Context, d Deletion) (int64, error) {
 	switch {
 	case d.Method != DeletionRedact && d.Method != DeletionPurge:
@@ -118,9 +121,12 @@ func (s *Store) LogDeletion(ctx context.Context, d Deletion) (int64, error) {
 	}
 	var entryID int64
 	err := s.db.QueryRow(ctx, `INSERT INTO deletion_log (at, room_key, room_id, event_id, sender, sent_at, policy, method)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, event_id) DO NOTHING RETURNING id`,
 		d.At.UnixMilli(), d.RoomKey, string(d.RoomID), string(d.EventID), string(d.Sender), d.SentAt.UnixMilli(), d.Policy, d.Method,
 	).Scan(&entryID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: log deletion of %s: %w", d.EventID, err)
 	}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/records"
 	"github.com/landesmessenger/landesmessenger/retention"
 )
 
@@ -18,6 +21,7 @@ func TestRetention(t *testing.T) {
 			st := openStore(t, b.newURI(t))
 			t.Run("LegalHolds", func(t *testing.T) { testLegalHolds(t, st) })
 			t.Run("DeletionLog", func(t *testing.T) { testDeletionLog(t, st) })
+			t.Run("Marks", func(t *testing.T) { testMarks(t, st) })
 		})
 	}
 }
@@ -118,5 +122,59 @@ func testDeletionLog(t *testing.T, st *Store) {
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("DeletionLog %s: got %+v, %v; want %+v", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+func testMarks(t *testing.T, st *Store) {
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_795_000_000_000)
+	room := id.RoomID("!akten:land.test")
+	reply := Mark{Room: room, MarkEvent: "$r1", Target: "$m1", Case: "HMdIS-Z-12/2026", MarkedBy: "@a:land.test", Kind: records.MarkReply, MarkedAt: t0}
+	react := Mark{Room: room, MarkEvent: "$r2", Target: "$m2", MarkedBy: "@b:land.test", Kind: records.MarkReaction, MarkedAt: t0.Add(time.Second)}
+	for _, m := range []Mark{reply, react} {
+		if isNew, err := st.AddMark(ctx, m); err != nil || !isNew {
+			t.Fatalf("AddMark(%s): %v, %v; want new", m.MarkEvent, isNew, err)
+		}
+	}
+	if isNew, err := st.AddMark(ctx, reply); err != nil || isNew {
+		t.Errorf("AddMark again: %v, %v; want not new", isNew, err)
+	}
+	if _, err := st.AddMark(ctx, Mark{Room: room, MarkEvent: "$x", Target: "$m", MarkedBy: "@a:land.test", Kind: "wink"}); err == nil {
+		t.Error("AddMark with a bad kind: no error")
+	}
+	if c, err := st.RoomCase(ctx, room); err != nil || c != reply.Case {
+		t.Errorf("RoomCase: %q, %v; want %q", c, err, reply.Case)
+	}
+	if c, err := st.RoomCase(ctx, "!other:land.test"); err != nil || c != "" {
+		t.Errorf("RoomCase of a room without marks: %q, %v; want none", c, err)
+	}
+	if err := st.MarkProblem(ctx, room, "$r2", "no case reference"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkFiled(ctx, room, "$r1", 7); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := st.PendingMarks(ctx)
+	if err != nil || len(pending) != 1 || pending[0].MarkEvent != "$r2" || pending[0].Problem != "no case reference" {
+		t.Errorf("PendingMarks: %+v, %v; want only $r2 with its problem", pending, err)
+	}
+	m, err := st.Mark(ctx, room, "$r1")
+	if err != nil || m == nil || m.FiledSeq != 7 || !m.MarkedAt.Equal(t0) {
+		t.Errorf("Mark($r1): %+v, %v; want filed as 7", m, err)
+	}
+	if m, err := st.Mark(ctx, room, "$none"); err != nil || m != nil {
+		t.Errorf("Mark($none): %+v, %v; want nil", m, err)
+	}
+
+	d := Deletion{At: t0, RoomKey: "hmdis/akten", RoomID: room, EventID: "$gone", Sender: "@a:land.test", SentAt: t0, Policy: "max_lifetime=30d", Method: DeletionRedact}
+	first, err := st.LogDeletion(ctx, d)
+	if err != nil || first == 0 {
+		t.Fatalf("LogDeletion: %d, %v", first, err)
+	}
+	if again, err := st.LogDeletion(ctx, d); err != nil || again != 0 {
+		t.Errorf("LogDeletion of the same event again: %d, %v; want 0 and no error", again, err)
+	}
+	if del, err := st.DeletedEvents(ctx, room); err != nil || len(del) != 1 || !del["$gone"] {
+		t.Errorf("DeletedEvents: %v, %v; want $gone", del, err)
 	}
 }

@@ -1,4 +1,4 @@
--- v0 -> v7: Latest revision
+-- v0 -> v8: Latest revision
 
 -- homeserver_session keeps the login of the service account per homeserver,
 -- so that a restart reuses it instead of logging in again.
@@ -324,3 +324,23 @@ CREATE TABLE deletion_log (
 CREATE INDEX deletion_log_room_key ON deletion_log (room_key);
 CREATE INDEX deletion_log_sender ON deletion_log (sender);
 CREATE INDEX deletion_log_at ON deletion_log (at);
+
+-- record_mark records every mark of a message for filing (a reaction 📁 or
+-- a reply "!akte AKTENZEICHEN"): while filed_seq is NULL the message is
+-- marked but not filed, and retention keeps it. case_ref is '' while the
+-- case reference is unknown (a 📁 in a room without one).
+CREATE TABLE record_mark (
+	room_id    TEXT   NOT NULL,
+	mark_event TEXT   NOT NULL,
+	target     TEXT   NOT NULL,
+	case_ref   TEXT   NOT NULL,
+	marked_by  TEXT   NOT NULL,
+	kind       TEXT   NOT NULL CHECK (kind IN ('reaction', 'reply')),
+	marked_at  BIGINT NOT NULL,
+	filed_seq  BIGINT,
+	problem    TEXT   NOT NULL DEFAULT '',
+	PRIMARY KEY (room_id, mark_event)
+);
+CREATE INDEX record_mark_target ON record_mark (room_id, target);
+
+CREATE UNIQUE INDEX deletion_log_event ON deletion_log (room_id, event_id);
