@@ -272,7 +272,14 @@ func (b *Bot) HandleMessage(ctx context.Context, rp Replier, m *Message) {
 			return
 		}
 	}
+	note, why := b.precheck(ctx, req)
+	if why != "" {
+		b.auditTenant(ctx, req, inv.Spec.Name, tenant, "refused", why)
+		b.reply(ctx, req, "⛔ "+why)
+		return
+	}
 	if prompt, needed := b.needsConfirmation(ctx, req); needed {
+		prompt.note = note
 		b.ask(ctx, req, tenant, prompt)
 		return
 	}

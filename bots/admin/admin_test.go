@@ -274,29 +274,33 @@ func TestChatIsIgnored(t *testing.T) {
 	}
 }
 
-func TestRefusals(t *testing.T) {
-	h := newHarness(t)
-	cases := []struct {
-		name, room, sender, body string
-		want                     []string
-	}{
-		{"non-admin in the Land room", string(landRoom), hmember, "!status", []string{"⛔", "Landesadministratoren"}},
-		{"tenant admin in the Land room", string(landRoom), hadmin, "!status", []string{"⛔"}},
-		{"stranger", string(hmdisRoom), "@fremd:example.org", "!status", []string{"⛔", "nicht als Verwalter"}},
-		{"other tenant's admin", string(hmdisRoom), padmin, "!status", []string{"⛔", "hmdis"}},
-		{"tenant admin about another tenant", string(hmdisRoom), hadmin, "!benutzer zeigen padmin", []string{"⛔", "`polizei`"}},
-		{"tenant admin about another tenant, English", string(hmdisRoom), hadmin, "!user show padmin", []string{"⛔", "concerns tenant `polizei`"}},
-		{"auditor changing something", string(landRoom), dsb, "!benutzer sperren hmember", []string{"⛔", "lesende"}},
-		{"malformed", string(hmdisRoom), hadmin, "!benutzer zeigen", []string{"!benutzer zeigen KENNUNG"}},
-		{"unknown command", string(hmdisRoom), hadmin, "!benuzter zeigen x", []string{"!hilfe"}},
-		{"unknown person", string(hmdisRoom), hadmin, "!benutzer zeigen niemand", []string{"Unbekannte Person", "`niemand`"}},
-	}
+// replyCase is a command and what the bot's reply to it contains, and
+// does not.
+type replyCase struct {
+	name, room, sender, body string
+	want, notWant            []string
+}
+
+// checkReplies gives each command of cases and checks the reply.
+func (h *harness) checkReplies(t *testing.T, cases []replyCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _ := h.say(id.RoomID(tc.room), tc.sender, tc.body)
 			wantContains(t, "reply", got, tc.want...)
+			for _, nw := range tc.notWant {
+				if strings.Contains(got, nw) {
+					t.Errorf("reply: got %q, want no %q", got, nw)
+				}
+			}
 		})
 	}
+}
+
+// wantAllRefused checks that every command so far was refused and nothing
+// applied.
+func (h *harness) wantAllRefused(t *testing.T) {
+	t.Helper()
 	for _, d := range h.decisions() {
 		if !strings.HasSuffix(d, ":refused") {
 			t.Errorf("audit: got %s, want every decision refused", d)
@@ -305,6 +309,23 @@ func TestRefusals(t *testing.T) {
 	if h.env.applied != 0 {
 		t.Errorf("a refused command applied something")
 	}
+}
+
+func TestRefusals(t *testing.T) {
+	h := newHarness(t)
+	h.checkReplies(t, []replyCase{
+		{"non-admin in the Land room", string(landRoom), hmember, "!status", []string{"⛔", "Landesadministratoren"}, nil},
+		{"tenant admin in the Land room", string(landRoom), hadmin, "!status", []string{"⛔"}, nil},
+		{"stranger", string(hmdisRoom), "@fremd:example.org", "!status", []string{"⛔", "nicht als Verwalter"}, nil},
+		{"other tenant's admin", string(hmdisRoom), padmin, "!status", []string{"⛔", "hmdis"}, nil},
+		{"tenant admin about another tenant", string(hmdisRoom), hadmin, "!benutzer zeigen padmin", []string{"⛔", "`polizei`"}, nil},
+		{"tenant admin about another tenant, English", string(hmdisRoom), hadmin, "!user show padmin", []string{"⛔", "concerns tenant `polizei`"}, nil},
+		{"auditor changing something", string(landRoom), dsb, "!benutzer sperren hmember", []string{"⛔", "lesende"}, nil},
+		{"malformed", string(hmdisRoom), hadmin, "!benutzer zeigen", []string{"!benutzer zeigen KENNUNG"}, nil},
+		{"unknown command", string(hmdisRoom), hadmin, "!benuzter zeigen x", []string{"!hilfe"}, nil},
+		{"unknown person", string(hmdisRoom), hadmin, "!benutzer zeigen niemand", []string{"Unbekannte Person", "`niemand`"}, nil},
+	})
+	h.wantAllRefused(t)
 }
 
 func TestReadCommands(t *testing.T) {

@@ -139,8 +139,12 @@ func (b *Bot) concerns(ctx context.Context, req *request) ([]config.TenantID, er
 		out = append(out, config.TenantID(inv.Args["tenant"]))
 	case "hold lift", "hold person":
 		return b.holdConcerns(ctx, req)
-	case "room show", "room close", "member add", "member remove", "retention show", "hold room":
-		key, err := b.roomKey(req, inv.Args["room"])
+	case "room show", "room close", "member add", "member remove", "retention show", "retention set", "retention reset", "hold room", "deletionlog":
+		if inv.Args["room"] == "" {
+			break // deletionlog without a room: the rooms the scope may see (handled by the command)
+		}
+		// A room ID is looked up: it may name another tenant's room.
+		key, err := b.resolveRoom(ctx, req, inv.Args["room"])
 		if err != nil {
 			return nil, err
 		}

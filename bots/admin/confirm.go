@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -16,6 +17,35 @@ import (
 type prompt struct {
 	fourEyes bool
 	impact   int // people touched, if known
+	// note says what the command will change, from precheck.
+	note string
+}
+
+// precheck runs the checks of a command that can tell before its
+// confirmation whether it will succeed, so that a command bound to fail is
+// refused at once instead of after the ✅. It returns what the command
+// will change, for the prompt, or why it is refused.
+func (b *Bot) precheck(ctx context.Context, req *request) (note, why string) {
+	switch req.inv.Spec.Name {
+	case "retention set", "retention reset":
+		ch, err := b.retentionChange(ctx, req)
+		if err != nil {
+			return "", b.refusal(req, err)
+		}
+		return ch.describe(req), ""
+	}
+	return "", ""
+}
+
+// refusal is the reason shown for err, which kept a command from running:
+// a *userError as it is; the cause of others is logged.
+func (b *Bot) refusal(req *request, err error) string {
+	var ue *userError
+	if errors.As(err, &ue) {
+		return ue.msg
+	}
+	b.Log.WithError(err).WithField("command", req.inv.Spec.Name).Warn("admin bot could not check a command")
+	return req.t("Der Befehl kann gerade nicht geprüft werden; bitte später erneut.", "The command cannot be checked right now; please try again later.")
 }
 
 // needsConfirmation decides whether a command waits for a ✅: destructive
@@ -38,6 +68,9 @@ func (b *Bot) ask(ctx context.Context, req *request, tenant config.TenantID, p p
 	text.WriteString("⚠️ " + code(req.inv.String()))
 	if p.impact > 0 {
 		fmt.Fprintf(&text, req.t(" betrifft %d Personen.", " touches %d people."), p.impact)
+	}
+	if p.note != "" {
+		text.WriteString(" " + p.note)
 	}
 	if p.fourEyes {
 		text.WriteString(req.t(" Vier-Augen-Prinzip: eine zweite berechtigte Person bestätigt mit ✅ auf diese Nachricht, innerhalb von 5 Minuten.",

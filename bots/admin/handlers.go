@@ -73,6 +73,10 @@ func (b *Bot) execute(ctx context.Context, req *request) result {
 		return b.member(ctx, req, req.inv.Spec.Name == "member add")
 	case "retention show":
 		return b.retentionShow(ctx, req)
+	case "retention set", "retention reset":
+		return b.retentionSet(ctx, req)
+	case "deletionlog":
+		return b.deletionLog(ctx, req)
 	case "hold room", "hold person":
 		return b.holdSet(ctx, req)
 	case "hold lift":
@@ -227,7 +231,7 @@ func (b *Bot) saveOverride(ctx context.Context, req *request, kind, key string, 
 	if err != nil {
 		return fail(err)
 	}
-	if err := b.Store.SaveOverride(ctx, store.Override{Kind: kind, Key: key, Value: string(data), CreatedBy: string(req.msg.Sender), AuditID: req.audit}); err != nil {
+	if err := b.Store.SaveOverride(ctx, store.Override{Kind: kind, Key: key, Value: string(data), CreatedBy: string(req.msg.Sender), CreatedAt: b.now(), AuditID: req.audit}); err != nil {
 		return fail(err)
 	}
 	return b.apply(ctx, req, fmt.Sprintf("override %s %s = %s", kind, key, data))
@@ -281,16 +285,13 @@ func (b *Bot) personOverride(ctx context.Context, pid string) (override.Person, 
 	if err != nil {
 		return override.Person{}, err
 	}
-	for _, o := range all {
-		if o.Kind == override.KindPerson && o.Key == pid {
-			var p override.Person
-			if err := json.Unmarshal([]byte(o.Value), &p); err != nil {
-				return override.Person{}, err
-			}
-			return p, nil
+	var p override.Person
+	if o, ok := findOverride(all, override.KindPerson, pid); ok {
+		if err := json.Unmarshal([]byte(o.Value), &p); err != nil {
+			return override.Person{}, err
 		}
 	}
-	return override.Person{}, nil
+	return p, nil
 }
 
 func (b *Bot) checkUnit(req *request, tid config.TenantID, unit string) error {
@@ -509,10 +510,8 @@ func (b *Bot) roomClose(ctx context.Context, req *request) result {
 	}
 	var prev override.Room
 	if all, err := b.Store.Overrides(ctx); err == nil {
-		for _, o := range all {
-			if o.Kind == override.KindRoom && o.Key == string(key) {
-				_ = json.Unmarshal([]byte(o.Value), &prev)
-			}
+		if o, ok := findOverride(all, override.KindRoom, string(key)); ok {
+			_ = json.Unmarshal([]byte(o.Value), &prev)
 		}
 	}
 	prev.Closed = true

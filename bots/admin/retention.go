@@ -3,15 +3,19 @@ package admin
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // times in replies are in the Land's time zone
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/provisioning/override"
 	"github.com/landesmessenger/landesmessenger/retention"
+	"github.com/landesmessenger/landesmessenger/store"
 )
 
 // This file holds the commands about retention: the periods of a room and
@@ -22,21 +26,26 @@ func (b *Bot) retentionShow(ctx context.Context, req *request) result {
 	if err != nil {
 		return fail(err)
 	}
-	out, err := b.Env.Plan(ctx)
+	r, err := b.desiredRoom(ctx, req, key)
 	if err != nil {
 		return fail(err)
 	}
-	r := out.Desired.Rooms[key]
-	if r == nil {
-		return fail(errorf("%s", req.t("Unbekannter Raum "+code(string(key))+".", "Unknown room "+code(string(key))+".")))
+	stored, set, err := b.overrides(ctx)
+	if err != nil {
+		return fail(err)
 	}
-	p := retention.Resolve(&b.Env.Config().Retention, string(key), r.Tenant, r.Class)
+	cfg := b.Env.Config()
+	p := retention.Resolve(&set.ApplyConfig(cfg).Retention, string(key), r.Tenant, r.Class)
 	var s strings.Builder
 	fmt.Fprintf(&s, "**%s** (`%s`)\n\n", r.State.Name, key)
-	if p.IsZero() {
-		s.WriteString(req.t("- Aufbewahrung: unbefristet (keine Löschfrist)\n", "- Retention: kept for ever (no deletion period)\n"))
+	fmt.Fprintf(&s, "- %s %s\n", req.t("Aufbewahrung:", "Retention:"), policyText(req, p))
+	if o, ok := findOverride(stored, override.KindRetention, string(key)); ok {
+		file := retention.Resolve(&cfg.Retention, string(key), r.Tenant, r.Class)
+		fmt.Fprintf(&s, req.t("- gesetzt über den Admin-Bot von %s am %s; die Konfiguration sagt %s (`!aufbewahrung zuruecksetzen`)\n",
+			"- set through the admin bot by %s on %s; the configuration says %s (`!retention reset`)\n"),
+			code(o.CreatedBy), berlinTime(o.CreatedAt), policyText(req, file))
 	} else {
-		fmt.Fprintf(&s, "- %s %s\n", req.t("Aufbewahrung:", "Retention:"), p)
+		s.WriteString(req.t("- aus der Konfiguration\n", "- from the configuration\n"))
 	}
 	holds, err := b.Store.ActiveHolds(ctx)
 	if err != nil {
@@ -53,6 +62,185 @@ func (b *Bot) retentionShow(ctx context.Context, req *request) result {
 		s.WriteString(req.t("- keine Löschsperre auf dem Raum\n", "- no legal hold on the room\n"))
 	}
 	return result{text: s.String()}
+}
+
+// desiredRoom returns the room with key as the next plan wants it.
+func (b *Bot) desiredRoom(ctx context.Context, req *request, key provisioning.RoomKey) (*provisioning.Room, error) {
+	out, err := b.Env.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := out.Desired.Rooms[key]
+	if r == nil {
+		return nil, errorf("%s", req.t("Unbekannter Raum "+code(string(key))+".", "Unknown room "+code(string(key))+"."))
+	}
+	return r, nil
+}
+
+// policyText describes a room's policy in a reply.
+func policyText(req *request, p retention.Policy) string {
+	if p.IsZero() {
+		return req.t("unbefristet (keine Löschfrist)", "kept for ever (no deletion period)")
+	}
+	return code(p.String())
+}
+
+// berlin is the time zone of the times in replies.
+var berlin = func() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		return loc
+	}
+	return time.UTC
+}()
+
+// berlinTime formats t for a reply, in Europe/Berlin.
+func berlinTime(t time.Time) string { return t.In(berlin).Format("2006-01-02 15:04:05 MST") }
+
+// overrides returns the stored overrides and the set they make, as the
+// next plan reads them (records it cannot read the plan logs and skips).
+func (b *Bot) overrides(ctx context.Context) ([]store.Override, *override.Set, error) {
+	stored, err := b.Store.Overrides(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	records := make([]override.Record, len(stored))
+	for i, o := range stored {
+		records[i] = override.Record{Kind: o.Kind, Key: o.Key, Value: o.Value}
+	}
+	set, _ := override.Parse(records)
+	return stored, set, nil
+}
+
+// findOverride returns the override of kind and key among stored.
+func findOverride(stored []store.Override, kind, key string) (store.Override, bool) {
+	for _, o := range stored {
+		if o.Kind == kind && o.Key == key {
+			return o, true
+		}
+	}
+	return store.Override{}, false
+}
+
+// roomRetention is the change of a room's retention a `retention set` or
+// `retention reset` makes.
+type roomRetention struct {
+	key provisioning.RoomKey
+	// value is the override's max_lifetime, "" for a reset.
+	value    string
+	old, new retention.Policy
+}
+
+// retentionChange works out what a `retention set` or `retention reset`
+// changes. It refuses a period outside the configuration's bounds or below
+// the room's minimum, and a reset of a room whose period is the
+// configuration's.
+func (b *Bot) retentionChange(ctx context.Context, req *request) (*roomRetention, error) {
+	key, err := b.resolveRoom(ctx, req, req.inv.Args["room"])
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.desiredRoom(ctx, req, key)
+	if err != nil {
+		return nil, err
+	}
+	_, set, err := b.overrides(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := b.Env.Config()
+	policy := func() retention.Policy {
+		return retention.Resolve(&set.ApplyConfig(cfg).Retention, string(key), r.Tenant, r.Class)
+	}
+	ch := &roomRetention{key: key, old: policy()}
+	if req.inv.Spec.Name == "retention reset" {
+		if _, ok := set.Retention[key]; !ok {
+			return nil, errorf("%s", req.t("Für "+code(string(key))+" gilt schon die Frist der Konfiguration: "+policyText(req, ch.old)+".",
+				code(string(key))+" has the configuration's period already: "+policyText(req, ch.old)+"."))
+		}
+		delete(set.Retention, key)
+		ch.new = policy()
+		return ch, nil
+	}
+	arg := req.inv.Options["max"]
+	longest, err := parseLifetime(arg)
+	if err != nil {
+		return nil, errorf("%s", req.t(code(arg)+" ist keine gültige Frist: erwartet z. B. `30d` (Tage), `720h` (Stunden) oder `unbegrenzt`.",
+			code(arg)+" is no valid period: expected e.g. `30d` (days), `720h` (hours) or `forever`."))
+	}
+	if bounds := cfg.Retention.Bounds; !bounds.Allows(longest) {
+		return nil, errorf("%s", req.t("Die Frist "+lifetimeText(req, longest)+" liegt außerhalb der Grenzen der Konfiguration (`retention.bounds`): erlaubt ist "+boundsText(req, bounds)+".",
+			"The period "+lifetimeText(req, longest)+" is outside the configuration's bounds (`retention.bounds`): allowed is "+boundsText(req, bounds)+"."))
+	}
+	file := retention.Resolve(&cfg.Retention, string(key), r.Tenant, r.Class)
+	if longest != 0 && longest < file.Min {
+		least := code(config.FormatLifetime(file.Min))
+		return nil, errorf("%s", req.t("Die Frist "+lifetimeText(req, longest)+" liegt unter der Mindestfrist des Raums: die Konfiguration verlangt, Nachrichten mindestens "+least+" aufzubewahren (`min_lifetime`). Wähle "+least+" oder mehr.",
+			"The period "+lifetimeText(req, longest)+" is below the room's minimum: the configuration keeps messages at least "+least+" (`min_lifetime`). Choose "+least+" or more."))
+	}
+	set.Retention[key] = longest
+	ch.value = config.FormatLifetime(longest)
+	ch.new = policy()
+	return ch, nil
+}
+
+// describe says what the change does, for the prompt and the reply.
+func (ch *roomRetention) describe(req *request) string {
+	s := fmt.Sprintf(req.t("Aufbewahrung von %s: bisher %s, künftig %s.", "Retention of %s: until now %s, from now on %s."),
+		code(string(ch.key)), policyText(req, ch.old), policyText(req, ch.new))
+	if ch.new.Max != 0 && (ch.old.Max == 0 || ch.new.Max < ch.old.Max) {
+		s += " " + fmt.Sprintf(req.t("Nachrichten, die älter sind als %s, werden beim nächsten Löschlauf gelöscht, außer unter einer Löschsperre.",
+			"Messages older than %s are deleted in the next retention run, except under a legal hold."), code(config.FormatLifetime(ch.new.Max)))
+	}
+	return s
+}
+
+// retentionSet carries out `retention set` and `retention reset`: it keeps
+// the room's period as an override, or removes it, and applies.
+func (b *Bot) retentionSet(ctx context.Context, req *request) result {
+	ch, err := b.retentionChange(ctx, req)
+	if err != nil {
+		return fail(err)
+	}
+	var r result
+	if ch.value == "" {
+		if err := b.Store.DeleteOverride(ctx, override.KindRetention, string(ch.key)); err != nil {
+			return fail(err)
+		}
+		r = b.apply(ctx, req, fmt.Sprintf("override %s %s removed", override.KindRetention, ch.key))
+	} else {
+		r = b.saveOverride(ctx, req, override.KindRetention, string(ch.key), override.Retention{MaxLifetime: ch.value})
+	}
+	r.detail = fmt.Sprintf("retention of %s: %s -> %s; %s", ch.key, ch.old, ch.new, r.detail)
+	if r.err == nil {
+		r.text = ch.describe(req) + "\n\n" + r.text
+	}
+	return r
+}
+
+// parseLifetime parses a period as admins write it: 30d, 720h, forever or
+// unbegrenzt.
+func parseLifetime(s string) (time.Duration, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "unbegrenzt" {
+		s = config.Forever
+	}
+	return config.ParseLifetime(s, true)
+}
+
+// lifetimeText quotes a period for a reply; 0 is unbegrenzt (forever).
+func lifetimeText(req *request, d time.Duration) string {
+	if d == 0 {
+		return code(req.t("unbegrenzt", config.Forever))
+	}
+	return code(config.FormatLifetime(d))
+}
+
+// boundsText describes the periods the bounds allow.
+func boundsText(req *request, b config.RetentionBounds) string {
+	if b.Max == 0 {
+		return fmt.Sprintf(req.t("ab %s, auch %s", "from %s up, or %s"), lifetimeText(req, b.Min), lifetimeText(req, 0))
+	}
+	return fmt.Sprintf(req.t("%s bis %s", "%s to %s"), lifetimeText(req, b.Min), lifetimeText(req, b.Max))
 }
 
 // holdTarget is the target of a new hold: a managed room's key, or a
@@ -200,4 +388,75 @@ func (b *Bot) holdConcerns(ctx context.Context, req *request) ([]config.TenantID
 		return []config.TenantID{p.Tenant}, nil
 	}
 	return nil, nil
+}
+
+// The bounds of `deletionlog`.
+const (
+	deletionLogDefault = 20
+	deletionLogMax     = 100
+)
+
+// deletionLog shows the newest entries of the deletion log: of one room,
+// or of every room the management room's scope covers. It never shows
+// content; the log holds none.
+func (b *Bot) deletionLog(ctx context.Context, req *request) result {
+	n := deletionLogDefault
+	if c := req.inv.Options["count"]; c != "" {
+		n, _ = strconv.Atoi(c)
+	}
+	capped := n > deletionLogMax
+	n = min(n, deletionLogMax)
+	var entries []store.Deletion
+	var err error
+	switch room := req.inv.Args["room"]; {
+	case room != "":
+		var key provisioning.RoomKey
+		if key, err = b.resolveRoom(ctx, req, room); err == nil {
+			entries, err = b.Store.DeletionLog(ctx, store.DeletionFilter{RoomKey: string(key), Limit: n})
+		}
+	case req.scope.Land:
+		entries, err = b.Store.DeletionLog(ctx, store.DeletionFilter{Limit: n})
+	default:
+		entries, err = b.tenantDeletions(ctx, req.scope.Tenant, n)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if len(entries) == 0 {
+		return result{text: req.t("Keine Einträge im Löschprotokoll.", "No entries in the deletion log.")}
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, req.t("**Löschprotokoll**, neueste Einträge: %d (Zeiten in Europe/Berlin)", "**Deletion log**, newest entries: %d (times in Europe/Berlin)"), len(entries))
+	if capped {
+		fmt.Fprintf(&s, req.t("; höchstens %d auf einmal, alle: `landesmessenger retention log`", "; at most %d at a time, all: `landesmessenger retention log`"), deletionLogMax)
+	}
+	s.WriteString("\n\n")
+	for _, d := range entries {
+		fmt.Fprintf(&s, req.t("- %s: %s %s von %s, gesendet %s; Frist %s; %s\n", "- %s: %s %s by %s, sent %s; policy %s; %s\n"),
+			berlinTime(d.At), code(d.RoomKey), code(string(d.EventID)), code(string(d.Sender)), berlinTime(d.SentAt), code(d.Policy), d.Method)
+	}
+	return result{text: s.String()}
+}
+
+// tenantDeletions returns the newest n entries of the deletion log in the
+// rooms of tenant, oldest first. The log knows rooms, not tenants: it is
+// read room by room, for every room provisioning ever made for the tenant.
+func (b *Bot) tenantDeletions(ctx context.Context, tenant config.TenantID, n int) ([]store.Deletion, error) {
+	rooms, err := b.Store.Rooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Deletion
+	for _, r := range rooms {
+		if tenantOf(provisioning.RoomKey(r.Key)) != tenant {
+			continue
+		}
+		entries, err := b.Store.DeletionLog(ctx, store.DeletionFilter{RoomKey: r.Key, Limit: n})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, entries...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out[max(0, len(out)-n):], nil
 }

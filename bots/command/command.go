@@ -100,6 +100,8 @@ type Option struct {
 	// Key and KeyEN are the German and English spellings of the key, such
 	// as einheit and unit. KeyEN is the option's key in Invocation.Options.
 	Key, KeyEN string
+	// Required options must be given; the others may be left out.
+	Required bool
 	// Value describes the value: its placeholder, its allowed values and
 	// how it is checked.
 	Value Arg
@@ -236,10 +238,17 @@ func Usage(s *Spec, lang Lang) string {
 	}
 	for i := range s.Options {
 		o := &s.Options[i]
-		b.WriteString(" [" + o.key(lang) + "=" + o.Value.placeholder(lang) + "]")
+		if o.Required {
+			b.WriteString(" " + o.usage(lang))
+		} else {
+			b.WriteString(" [" + o.usage(lang) + "]")
+		}
 	}
 	return b.String()
 }
+
+// usage returns the option as a usage line shows it, such as "max=DAUER".
+func (o *Option) usage(lang Lang) string { return o.key(lang) + "=" + o.Value.placeholder(lang) }
 
 func (a *Arg) placeholder(lang Lang) string {
 	if lang == English {

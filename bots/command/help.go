@@ -132,7 +132,7 @@ func paramList(s *Spec, lang Lang) string {
 	}
 	for i := range s.Options {
 		o := &s.Options[i]
-		lines = append(lines, "- "+code(o.key(lang)+"="+o.Value.placeholder(lang))+": "+o.Value.describe(o.desc, lang))
+		lines = append(lines, "- "+code(o.usage(lang))+": "+o.Value.describe(o.desc, lang))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -184,8 +184,11 @@ func Markdown() string {
 			}
 			for i := range s.Options {
 				o := &s.Options[i]
-				b.WriteString("| " + code(o.Key+"="+o.Value.Name) + " | " + code(o.KeyEN+"="+o.Value.NameEN) + " | " +
-					o.Value.referenceText(o.desc) + " |\n")
+				text := o.Value.referenceText(o.desc)
+				if o.Required {
+					text = "required: " + text
+				}
+				b.WriteString("| " + code(o.usage(German)) + " | " + code(o.usage(English)) + " | " + text + " |\n")
 			}
 		}
 	}

@@ -118,3 +118,39 @@ func TestHelpFromInvocation(t *testing.T) {
 		t.Errorf("Help(%s, %q) = %q, %v", inv.Lang, inv.Args["command"], got, err)
 	}
 }
+
+// TestHelpTexts checks what the help of some commands says.
+func TestHelpTexts(t *testing.T) {
+	for _, tc := range []struct {
+		lang  Lang
+		words string
+		want  []string
+	}{
+		{German, "gast einladen", []string{"!gast einladen RAUM VORNAME NACHNAME ORGANISATION EMAIL [bis=DATUM]", "keine E-Mail verschickt", "Englisch: `!guest invite ROOM"}},
+		{English, "guest remove", []string{"!guest remove ID", "✅"}},
+		{German, "gast", []string{"!gast verlaengern", "!gast liste"}},
+		{German, "aufbewahrung setzen", []string{"!aufbewahrung setzen RAUM max=DAUER`", "`unbegrenzt`", "retention.bounds", "✅", "Englisch: `!retention set ROOM max=DURATION`"}},
+		{English, "retention reset", []string{"!retention reset ROOM", "✅"}},
+		{German, "aufbewahrung", []string{"!aufbewahrung zeigen", "!aufbewahrung setzen", "!aufbewahrung zuruecksetzen"}},
+		{German, "loeschprotokoll", []string{"!loeschprotokoll [RAUM] [anzahl=N]", "nie den Inhalt", "höchstens 100"}},
+		{English, "deletionlog", []string{"!deletionlog [ROOM] [count=N]", "never the content"}},
+	} {
+		got, err := Help(tc.lang, tc.words)
+		if err != nil {
+			t.Fatalf("Help(%s, %q): %v", tc.lang, tc.words, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("Help(%s, %q): got %q, want it to contain %q", tc.lang, tc.words, got, w)
+			}
+		}
+	}
+}
+
+// TestReferenceMarksRequiredOptions checks that the reference says which
+// options must be given.
+func TestReferenceMarksRequiredOptions(t *testing.T) {
+	if md := Markdown(); !strings.Contains(md, "| `max=DAUER` | `max=DURATION` | required: ") {
+		t.Errorf("the reference does not mark max=DURATION as required")
+	}
+}

@@ -112,6 +112,13 @@ func (inv *Invocation) bind(toks []token) string {
 			missing = append(missing, a.placeholder(lang))
 		}
 	}
+	for i := range s.Options {
+		if o := &s.Options[i]; o.Required {
+			if _, ok := inv.Options[o.KeyEN]; !ok {
+				missing = append(missing, o.usage(lang))
+			}
+		}
+	}
 	switch len(missing) {
 	case 0:
 		return ""

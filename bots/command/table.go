@@ -49,6 +49,9 @@ var (
 	argTenantOptional = Arg{Name: "MANDANT", NameEN: "TENANT", Optional: true, kind: kindSlug, desc: phrase{
 		"nur die Gäste dieses Mandanten; im Verwaltungsraum eines Mandanten immer dessen Gäste",
 		"only the guests of this tenant; in a tenant's management room always its guests"}}
+	argRoomFilter = Arg{Name: "RAUM", NameEN: "ROOM", Optional: true, kind: kindRoom, desc: phrase{
+		"nur Einträge dieses Raums (`mandant/raum`, Raum-ID oder Alias); ohne: alle Räume, die du hier sehen darfst",
+		"only entries of this room (`tenant/room`, room ID or alias); without it: every room you may see here"}}
 	argCommand = Arg{Name: "BEFEHL", NameEN: "COMMAND", Optional: true, Rest: true, kind: kindText, desc: phrase{
 		"der Befehl, zu dem die Hilfe gezeigt wird",
 		"the command to show the help for"}}
@@ -92,6 +95,20 @@ var (
 			"nur Einträge zu diesem Mandanten",
 			"only entries about this tenant"}}
 )
+
+// optMaxLifetime is the retention period an admin sets for a room.
+var optMaxLifetime = Option{Key: "max", KeyEN: "max", Required: true,
+	Value: Arg{Name: "DAUER", NameEN: "DURATION", kind: kindText},
+	desc: phrase{
+		"wie lange Nachrichten höchstens bleiben: `30d` (Tage), `720h` (Stunden) oder `unbegrenzt`; nur innerhalb der Grenzen der Konfiguration (`retention.bounds`) und nie unter der Mindestfrist des Raums",
+		"how long messages are kept at most: `30d` (days), `720h` (hours) or `forever`; only within the configuration's bounds (`retention.bounds`) and never below the room's minimum"}}
+
+// optLogCount is how many entries of the deletion log to show.
+var optLogCount = Option{Key: "anzahl", KeyEN: "count",
+	Value: Arg{Name: "N", NameEN: "N", kind: kindCount},
+	desc: phrase{
+		"wie viele der neuesten Einträge, höchstens 100; ohne die Option 20",
+		"how many of the newest entries, at most 100; without the option 20"}}
 
 // optUntil is the last day of a guest's access.
 var optUntil = Option{Key: "bis", KeyEN: "until",
@@ -252,6 +269,26 @@ var specs = newTable([]*Spec{
 		Summary: tr("Zeigt die Aufbewahrungsfristen eines Raums (höchstens, mindestens) und die Löschsperren, die ihn betreffen.",
 			"Shows a room's retention periods (maximum, minimum) and the legal holds that cover it."),
 		Example: tr("!aufbewahrung zeigen polizei/allgemein", "!retention show polizei/allgemein"),
+	},
+	{
+		DE: words("aufbewahrung setzen"), EN: words("retention set"), Args: []Arg{argRoom}, Options: []Option{optMaxLifetime},
+		Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Setzt die Aufbewahrungsfrist eines Raums (höchstens `max`) anstelle der Regel der Konfiguration; die Mindestfrist aus der Konfiguration bleibt.",
+			"Sets a room's retention period (at most `max`) in place of the configuration's rule; the minimum from the configuration stays."),
+		Example: tr("!aufbewahrung setzen hmdis/projekt max=90d", "!retention set hmdis/projekt max=90d"),
+	},
+	{
+		DE: words("aufbewahrung zuruecksetzen"), EN: words("retention reset"), Args: []Arg{argRoom},
+		Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Nimmt die mit `!aufbewahrung setzen` gesetzte Frist eines Raums zurück: es gilt wieder die Regel der Konfiguration.",
+			"Takes back the period `!retention set` gave a room: the configuration's rule applies again."),
+		Example: tr("!aufbewahrung zuruecksetzen hmdis/projekt", "!retention reset hmdis/projekt"),
+	},
+	{
+		DE: words("loeschprotokoll"), EN: words("deletionlog"), Args: []Arg{argRoomFilter}, Options: []Option{optLogCount}, Access: Read,
+		Summary: tr("Zeigt die neuesten Einträge des Löschprotokolls: wann welche Nachricht (Event-ID, Absender, Sendezeit) unter welcher Frist gelöscht wurde, nie den Inhalt.",
+			"Shows the newest entries of the deletion log: when which message (event ID, sender, time sent) was deleted under which period, never the content."),
+		Example: tr("!loeschprotokoll hmdis/projekt anzahl=50", "!deletionlog hmdis/projekt count=50"),
 	},
 	{
 		DE: words("loeschsperre raum"), EN: words("hold room"), Args: []Arg{argRoom}, Options: []Option{optReason},

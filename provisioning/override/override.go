@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/directory"
 	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/retention"
 )
 
 // The kinds of overrides.
@@ -28,6 +30,8 @@ const (
 	KindRoom = "room"
 	// KindMember: key is MemberKey(room, person); value a Member.
 	KindMember = "member"
+	// KindRetention: key is the room key; value a Retention.
+	KindRetention = "retention"
 )
 
 // Person changes or adds a person of the directory. Empty fields keep the
@@ -63,6 +67,15 @@ type Member struct {
 	Present bool `json:"present"`
 }
 
+// Retention sets a room's retention period (retention set) in place of the
+// configuration's rule; the room keeps the minimum the configuration gives
+// it.
+type Retention struct {
+	// MaxLifetime is how long messages are kept at most, written as in the
+	// configuration: "30d", "720h" or "forever".
+	MaxLifetime string `json:"max_lifetime"`
+}
+
 // MemberKey is the key of a member override.
 func MemberKey(room provisioning.RoomKey, person provisioning.PersonID) string {
 	return string(room) + " " + string(person)
@@ -78,15 +91,19 @@ type Set struct {
 	People  map[provisioning.PersonID]Person
 	Rooms   map[provisioning.RoomKey]Room
 	Members map[provisioning.RoomKey]map[provisioning.PersonID]bool
+	// Retention holds the max_lifetime set for rooms; 0 keeps messages
+	// forever.
+	Retention map[provisioning.RoomKey]time.Duration
 }
 
 // Parse reads stored records. A record it cannot read is reported and left
 // out; the others still apply.
 func Parse(records []Record) (*Set, []error) {
 	s := &Set{
-		People:  map[provisioning.PersonID]Person{},
-		Rooms:   map[provisioning.RoomKey]Room{},
-		Members: map[provisioning.RoomKey]map[provisioning.PersonID]bool{},
+		People:    map[provisioning.PersonID]Person{},
+		Rooms:     map[provisioning.RoomKey]Room{},
+		Members:   map[provisioning.RoomKey]map[provisioning.PersonID]bool{},
+		Retention: map[provisioning.RoomKey]time.Duration{},
 	}
 	var errs []error
 	for _, r := range records {
@@ -122,6 +139,21 @@ func Parse(records []Record) (*Set, []error) {
 				s.Members[key] = map[provisioning.PersonID]bool{}
 			}
 			s.Members[key][provisioning.PersonID(person)] = m.Present
+		case KindRetention:
+			var rt Retention
+			if err := json.Unmarshal([]byte(r.Value), &rt); err != nil {
+				bad(err)
+				continue
+			}
+			longest, err := config.ParseLifetime(rt.MaxLifetime, true)
+			if err == nil && longest != 0 && longest < config.MinMaxLifetime {
+				err = fmt.Errorf("max_lifetime %s is less than %s", rt.MaxLifetime, config.FormatLifetime(config.MinMaxLifetime))
+			}
+			if err != nil {
+				bad(err)
+				continue
+			}
+			s.Retention[provisioning.RoomKey(r.Key)] = longest
 		default:
 			bad(fmt.Errorf("unknown kind"))
 		}
@@ -130,9 +162,10 @@ func Parse(records []Record) (*Set, []error) {
 }
 
 // ApplyConfig returns cfg with the rooms created through the bot added to their
-// tenants and the closed rooms left out. cfg is not changed.
+// tenants, the closed rooms left out and the retention periods set through
+// the bot as rules of their rooms. cfg is not changed.
 func (s *Set) ApplyConfig(cfg *config.Config) *config.Config {
-	if len(s.Rooms) == 0 {
+	if len(s.Rooms) == 0 && len(s.Retention) == 0 {
 		return cfg
 	}
 	out := *cfg
@@ -187,7 +220,57 @@ func (s *Set) ApplyConfig(cfg *config.Config) *config.Config {
 			out.Rooms = append(out.Rooms, r)
 		}
 	}
+	s.applyRetention(&out)
 	return &out
+}
+
+// applyRetention turns the retention overrides into rules of their rooms in
+// cfg.Retention.Rooms (a new map). Each rule keeps the min_lifetime the
+// configuration gives the room; where that minimum exceeds the max_lifetime
+// set (the file changed since), the rule keeps messages for the minimum.
+func (s *Set) applyRetention(cfg *config.Config) {
+	if len(s.Retention) == 0 {
+		return
+	}
+	file := cfg.Retention
+	rooms := make(map[string]config.RetentionRule, len(file.Rooms)+len(s.Retention))
+	for k, r := range file.Rooms {
+		rooms[k] = r
+	}
+	for key, longest := range s.Retention {
+		tenant, class := roomClass(cfg, key)
+		shortest := retention.Resolve(&file, string(key), tenant, class).Min
+		if longest != 0 && longest < shortest {
+			longest = shortest
+		}
+		rooms[string(key)] = config.RetentionRule{MaxLifetime: longest, MinLifetime: shortest}
+	}
+	cfg.Retention.Rooms = rooms
+}
+
+// roomClass returns the tenant ("" for cross-tenant rooms) and the class of
+// the room with key in cfg, as provisioning.Build gives them: a configured
+// room's own class; internal for a tenant's default, unit and management
+// rooms; cross-agency for the Land admin room. The class of an unknown
+// cross-tenant room is "".
+func roomClass(cfg *config.Config, key provisioning.RoomKey) (config.TenantID, config.RoomClass) {
+	if key == provisioning.LandAdminRoom {
+		return "", config.ClassCrossAgency
+	}
+	first, room, _ := strings.Cut(string(key), "/")
+	if provisioning.CrossRoomKey(config.RoomID(room)) == key {
+		if r, ok := cfg.Room(config.RoomID(room)); ok {
+			return "", r.Class
+		}
+		return "", ""
+	}
+	tid := config.TenantID(first)
+	if t, ok := cfg.Tenant(tid); ok {
+		if r, ok := t.Room(config.RoomID(room)); ok {
+			return tid, r.Class
+		}
+	}
+	return tid, config.ClassInternal
 }
 
 // ApplyPeople returns the directory's people with the person overrides
