@@ -31,6 +31,7 @@ func (s *Service) Reconcile(ctx context.Context, eng *reconcile.Engine, allowMas
 		return nil, nil, err
 	}
 	if len(out.Plan.Actions) == 0 {
+		s.noteDesired(ctx, out.Desired)
 		return out, nil, nil
 	}
 	creds, err := reconcile.LoadCredentials(eng.Config.Provisioning.CredentialsFile)
@@ -43,11 +44,17 @@ func (s *Service) Reconcile(ctx context.Context, eng *reconcile.Engine, allowMas
 			return out, nil, err
 		}
 	}
+	if len(out.Desired.Archivists) > 0 {
+		if _, err := s.ensureArchivists(ctx, eng, archivistsInUse(out.Desired)); err != nil {
+			return out, nil, err
+		}
+	}
 	ap := &reconcile.Applier{
 		Homeservers: eng.Homeservers, Store: s.Store, Credentials: creds,
 		Concurrency: eng.Config.Provisioning.Concurrency, Attempts: 5, Log: eng.Log, Progress: progress,
 	}
 	res, err := ap.Apply(ctx, out.Plan, out.Current, out.Desired)
+	s.noteDesired(ctx, out.Desired)
 	return out, res, err
 }
 

@@ -32,7 +32,7 @@ func (s *Service) Provisioning() (*reconcile.Engine, error) {
 	return &reconcile.Engine{
 		Config: s.Config, Homeservers: hss, Store: s.Store, Log: s.log.WithField("component", "provisioning"),
 		RoomVersion: version, FederationList: s.federationList, Bots: true,
-		Hooks: []reconcile.Hook{s.onboardingHook, s.guestHook, s.offboardingHook(hss)},
+		Hooks: []reconcile.Hook{s.onboardingHook, s.guestHook, s.offboardingHook(hss), s.recordsHook},
 	}, nil
 }
 

@@ -137,6 +137,11 @@ type Service struct {
 	// bots are the running admin bots by homeserver.
 	botsMu sync.Mutex
 	bots   map[config.HomeserverName]*matrixbot.Bot
+	// rooms is the desired state of the last plan, for the archive bot and
+	// the retention worker.
+	rooms *desiredRooms
+	// archivists are the running archive bots.
+	archivists archivists
 }
 
 // Start opens the database, applies its migrations, and connects to every
@@ -151,7 +156,8 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets, version: version, bots: map[config.HomeserverName]*matrixbot.Bot{}}
+	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets, version: version, bots: map[config.HomeserverName]*matrixbot.Bot{},
+		rooms: newDesiredRooms(), archivists: archivists{bots: map[config.HomeserverName]*matrixbot.Bot{}}}
 	for _, t := range targets {
 		hlog := log.WithFields(logrus.Fields{"homeserver": t.Endpoint.Name, "client_url": t.Endpoint.ClientURL})
 		saved, err := db.LoadSession(ctx, t.Endpoint.Name)
@@ -214,6 +220,11 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 		svc.Stop()
 		return err
 	}
+	clock, err := retentionClock()
+	if err != nil {
+		svc.Stop()
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -222,11 +233,16 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 	bots := svc.startAdminBot(ctx, eng)
 	onb := svc.startOnboarding(ctx, eng)
 	guests := svc.startGuestWorker(ctx, eng)
+	ab := svc.newArchiveBot(cfg, time.Now)
+	archive := svc.startArchive(ctx, eng, ab)
+	sweeper := svc.startRetention(ctx, svc.newSweeper(ab, clock))
 	<-ctx.Done()
 	<-done
 	bots.Wait()
 	onb.Wait()
 	guests.Wait()
+	archive.Wait()
+	sweeper.Wait()
 	log.Info("stopping")
 	return svc.Stop()
 }

@@ -151,3 +151,14 @@ func (s *Store) DeletedEvents(ctx context.Context, room id.RoomID) (map[id.Event
 	}
 	return out, rows.Err()
 }
+
+// SetMarkCase records the case reference a pending mark without one is
+// filed under.
+func (s *Store) SetMarkCase(ctx context.Context, room id.RoomID, markEvent id.EventID, c records.CaseRef) error {
+	_, err := s.db.Exec(ctx, `UPDATE record_mark SET case_ref = $3 WHERE room_id = $1 AND mark_event = $2 AND case_ref = ''`,
+		string(room), string(markEvent), string(c))
+	if err != nil {
+		return fmt.Errorf("store: case of mark %s: %w", markEvent, err)
+	}
+	return nil
+}

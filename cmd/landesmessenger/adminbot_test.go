@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -31,10 +32,25 @@ type serveProc struct {
 // its four admin bots run.
 func (s *provStack) startServe(t *testing.T) *serveProc {
 	t.Helper()
+	p := s.serveRun(t)
+	from := 0
+	for i := 0; i < len(s.state.Homeservers); i++ {
+		at := p.logs.waitFor(from, 3*time.Minute, "admin bot running")
+		if at < 0 {
+			t.Fatalf("serve: admin bot %d of %d not running:\n%s", i+1, len(s.state.Homeservers), p.logs)
+		}
+		from = at + 1
+	}
+	return p
+}
+
+// serveRun is a serve process started with extra environment.
+func (s *provStack) serveRun(t *testing.T, env ...string) *serveProc {
+	t.Helper()
 	cmd := exec.Command(s.bin, "serve", "-c", s.cfg)
 	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), s.env...)
-	cmd.Env = append(cmd.Env, "LM_LOG_LEVEL=info")
+	cmd.Env = append(append(os.Environ(), s.env...), "LM_LOG_LEVEL=info")
+	cmd.Env = append(cmd.Env, env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -45,18 +61,29 @@ func (s *provStack) startServe(t *testing.T) *serveProc {
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
-			t.Logf("serve log (last 80 lines):\n%s", provLastLines(p.logs.String(), 80))
+			t.Logf("serve %v log (last 60 lines):\n%s", env, provLastLines(p.logs.String(), 60))
 		}
 	})
-	from := 0
-	for i := 0; i < len(s.state.Homeservers); i++ {
-		at := p.logs.waitFor(from, 3*time.Minute, "admin bot running")
-		if at < 0 {
-			t.Fatalf("serve: admin bot %d of %d not running:\n%s", i+1, len(s.state.Homeservers), p.logs)
-		}
-		from = at + 1
-	}
 	return p
+}
+
+// waitExit waits for serve to exit by itself with code.
+func (p *serveProc) waitExit(t *testing.T, code int, within time.Duration) {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		var ee *exec.ExitError
+		got := 0
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		}
+		if got != code {
+			t.Fatalf("serve exited with %d (%v), want %d:\n%s", got, err, code, provLastLines(p.logs.String(), 40))
+		}
+	case <-time.After(within):
+		t.Fatalf("serve did not exit within %s:\n%s", within, provLastLines(p.logs.String(), 40))
+	}
 }
 
 // stop stops serve with SIGINT and waits for it.
@@ -78,22 +105,13 @@ func (p *serveProc) stop(t *testing.T) {
 // the Land admin room, a change through an override, refusals, a
 // confirmation that survives a restart of serve, and the audit export.
 func TestAdminBot(t *testing.T) {
-	bin := buildBinary(t)
-	for _, kind := range provKinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			s := upProvStack(t, bin, kind)
-			// The test gives more commands a minute than people do.
-			s.cfg = provRenderConfig(t, t.TempDir(), s.dir, provRepoPath(t, "config/directory.yaml"),
-				"commands_per_minute: 20", "commands_per_minute: 600")
-			if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
-				t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
-				s.mustLM(t, 0, "apply", "-c", s.cfg)
-			}
-			serve := s.startServe(t)
-			adminBotSteps(t, s, serve)
-		})
-	}
+	onEachKind(t, func(t *testing.T, s *provStack) {
+		// The test gives more commands a minute than people do.
+		s.cfg = provRenderConfig(t, t.TempDir(), s.dir, provRepoPath(t, "config/directory.yaml"),
+			"commands_per_minute: 20", "commands_per_minute: 600")
+	}, func(t *testing.T, s *provStack) {
+		adminBotSteps(t, s, s.startServe(t))
+	})
 }
 
 func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {

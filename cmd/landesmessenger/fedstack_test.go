@@ -44,13 +44,7 @@ func TestFederation(t *testing.T) {
 			t.Parallel()
 			s := upStack(t, bin, fs.kind, fs.args...)
 			fedCheckStack(t, s)
-			// Under load Dendrite may refuse a few joins over federation
-			// (known weakness, docs/homeservers.md); serve retries after
-			// 30 s, the test retries once at once.
-			if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
-				t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
-				s.mustLM(t, 0, "apply", "-c", s.cfg)
-			}
+			s.firstApply(t)
 			steps := []struct {
 				name string
 				run  func(*testing.T, *provStack)

@@ -21,21 +21,7 @@ import (
 // deactivated at the expiry. The guest clock of serve is moved forward with
 // LM_NOW_OFFSET, and the guest worker runs every two seconds.
 func TestGuests(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test with real homeservers; run without -short")
-	}
-	bin := buildBinary(t)
-	for _, kind := range provKinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			s := upProvStack(t, bin, kind)
-			if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
-				t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
-				s.mustLM(t, 0, "apply", "-c", s.cfg)
-			}
-			guestSteps(t, s)
-		})
-	}
+	onEachKind(t, nil, guestSteps)
 }
 
 func guestSteps(t *testing.T, s *provStack) {

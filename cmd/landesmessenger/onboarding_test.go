@@ -28,37 +28,25 @@ import (
 // the person's homeserver, ✅ on it, the rooms after one reconcile, the
 // report, and a new version asked again and acknowledged late by a reply.
 func TestOnboarding(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test with real homeservers; run without -short")
-	}
-	bin := buildBinary(t)
-	for _, kind := range provKinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			began := time.Now()
-			s := upProvStack(t, bin, kind)
-			s.cfg = provRenderConfig(t, t.TempDir(), s.dir, provRepoPath(t, "config/directory.yaml"),
-				"enabled: false\n  # The version of the instruction", "enabled: true\n  # The version of the instruction")
-			onboardingAbsolutePaths(t, s.cfg)
-			s.env = append(s.env, "LM_ONBOARDING_ENABLED=true")
-			if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
-				t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
-				s.mustLM(t, 0, "apply", "-c", s.cfg)
+	onEachKind(t, func(t *testing.T, s *provStack) {
+		s.cfg = provRenderConfig(t, t.TempDir(), s.dir, provRepoPath(t, "config/directory.yaml"),
+			"enabled: false\n  # The version of the instruction", "enabled: true\n  # The version of the instruction")
+		onboardingAbsolutePaths(t, s.cfg)
+		s.env = append(s.env, "LM_ONBOARDING_ENABLED=true")
+	}, func(t *testing.T, s *provStack) {
+		began := time.Now()
+		serve := s.startServe(t)
+		from := 0
+		for i := 0; i < len(s.state.Homeservers); i++ {
+			if from = serve.logs.waitFor(from, 3*time.Minute, "onboarding bot running"); from < 0 {
+				t.Fatalf("serve: onboarding bot %d of %d not running", i+1, len(s.state.Homeservers))
 			}
-			t.Logf("stack up and applied after %s", time.Since(began).Round(time.Second))
-			serve := s.startServe(t)
-			from := 0
-			for i := 0; i < len(s.state.Homeservers); i++ {
-				if from = serve.logs.waitFor(from, 3*time.Minute, "onboarding bot running"); from < 0 {
-					t.Fatalf("serve: onboarding bot %d of %d not running", i+1, len(s.state.Homeservers))
-				}
-				from++
-			}
-			steps := time.Now()
-			onboardingSteps(t, s)
-			t.Logf("onboarding steps took %s; %s in all", time.Since(steps).Round(time.Second), time.Since(began).Round(time.Second))
-		})
-	}
+			from++
+		}
+		steps := time.Now()
+		onboardingSteps(t, s)
+		t.Logf("onboarding steps took %s; %s with serve", time.Since(steps).Round(time.Second), time.Since(began).Round(time.Second))
+	})
 }
 
 func onboardingSteps(t *testing.T, s *provStack) {

@@ -48,33 +48,25 @@ var provKinds = []string{"dendrite", "synapse"}
 // exactly. The steps share the stack, so a failed step stops the ones after
 // it.
 func TestProvisioning(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test with real homeservers; run without -short")
-	}
-	bin := buildBinary(t)
-	for _, kind := range provKinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			s := upProvStack(t, bin, kind)
-			steps := []struct {
-				name string
-				fn   func(*testing.T, *provStack)
-			}{
-				{"apply example", provApplyExample},
-				{"people log in", provPeopleLogIn},
-				{"members see their rooms", provMembersSeeTheirRooms},
-				{"drift", provDrift},
-				{"interrupted creations", provInterruptedCreations},
-				{"bad directory", provBadDirectory},
-				{"change set", provChangeSet},
+	onEachStack(t, func(t *testing.T, s *provStack) {
+		steps := []struct {
+			name string
+			fn   func(*testing.T, *provStack)
+		}{
+			{"apply example", provApplyExample},
+			{"people log in", provPeopleLogIn},
+			{"members see their rooms", provMembersSeeTheirRooms},
+			{"drift", provDrift},
+			{"interrupted creations", provInterruptedCreations},
+			{"bad directory", provBadDirectory},
+			{"change set", provChangeSet},
+		}
+		for _, step := range steps {
+			if !t.Run(step.name, func(t *testing.T) { step.fn(t, s) }) {
+				t.Fatalf("step %q failed; the later steps need its result", step.name)
 			}
-			for _, step := range steps {
-				if !t.Run(step.name, func(t *testing.T) { step.fn(t, s) }) {
-					t.Fatalf("step %q failed; the later steps need its result", step.name)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // provStack is a running stack with what the tests need to know of it.
@@ -158,6 +150,47 @@ func upStack(t *testing.T, bin, kind string, args ...string) *provStack {
 	s.state = st
 	s.cfg = provRenderConfig(t, t.TempDir(), dir, provRepoPath(t, "config/directory.yaml"))
 	return s
+}
+
+// firstApply applies the stack's configuration once; under load Dendrite
+// may refuse a few joins over federation (docs/homeservers.md), so a failed
+// first apply is logged and tried once more, as serve would after 30 s.
+func (s *provStack) firstApply(t *testing.T) {
+	t.Helper()
+	if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
+		t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
+		s.mustLM(t, 0, "apply", "-c", s.cfg)
+	}
+}
+
+// onEachKind runs steps on a fresh stack of every kind in parallel: the
+// stack is up, prepare (if not nil) has adjusted it, and the first apply is
+// done. It skips with -short.
+func onEachKind(t *testing.T, prepare, steps func(*testing.T, *provStack)) {
+	t.Helper()
+	onEachStack(t, func(t *testing.T, s *provStack) {
+		if prepare != nil {
+			prepare(t, s)
+		}
+		s.firstApply(t)
+		steps(t, s)
+	})
+}
+
+// onEachStack runs steps on a fresh stack of every kind in parallel, before
+// any apply. It skips with -short.
+func onEachStack(t *testing.T, steps func(*testing.T, *provStack)) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test with real homeservers; run without -short")
+	}
+	bin := buildBinary(t)
+	for _, kind := range provKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			steps(t, upProvStack(t, bin, kind))
+		})
+	}
 }
 
 // provProcessRuns reports whether pid is a live process (not a zombie).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/attachment"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -275,3 +276,39 @@ func (c *Client) wait(t T, what string, cond func() bool) {
 
 // Body is the text of a message event.
 func Body(e *event.Event) string { return strings.TrimSpace(e.Content.AsMessage().Body) }
+
+// SayReply sends text as a reply to target and returns its event ID.
+func (c *Client) SayReply(t T, room id.RoomID, target id.EventID, text string) id.EventID {
+	t.Helper()
+	content := &event.MessageEventContent{MsgType: event.MsgText, Body: text}
+	content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(target)
+	resp, err := c.Cli.SendMessageEvent(context.Background(), room, event.EventMessage, content)
+	if err != nil {
+		t.Fatalf("%s replies %q: %v", c.Cli.UserID, text, err)
+	}
+	return resp.EventID
+}
+
+// SendFile uploads data encrypted, as Element does in an encrypted room,
+// sends it as an m.file named name and returns the event ID and the
+// media's mxc URI.
+func (c *Client) SendFile(t T, room id.RoomID, name, mimeType string, data []byte) (id.EventID, id.ContentURIString) {
+	t.Helper()
+	ctx := context.Background()
+	ef := attachment.NewEncryptedFile()
+	up, err := c.Cli.UploadBytes(ctx, ef.Encrypt(data), "application/octet-stream")
+	if err != nil {
+		t.Fatalf("%s uploads %s: %v", c.Cli.UserID, name, err)
+	}
+	uri := up.ContentURI.CUString()
+	content := &event.MessageEventContent{
+		MsgType: event.MsgFile, Body: name, FileName: name,
+		Info: &event.FileInfo{MimeType: mimeType, Size: len(data)},
+		File: &event.EncryptedFileInfo{EncryptedFile: *ef, URL: uri},
+	}
+	resp, err := c.Cli.SendMessageEvent(ctx, room, event.EventMessage, content)
+	if err != nil {
+		t.Fatalf("%s sends %s: %v", c.Cli.UserID, name, err)
+	}
+	return resp.EventID, uri
+}

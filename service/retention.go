@@ -1,0 +1,424 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/bots/archive"
+	"github.com/landesmessenger/landesmessenger/bots/matrixbot"
+	"github.com/landesmessenger/landesmessenger/homeserver"
+	"github.com/landesmessenger/landesmessenger/provisioning"
+	"github.com/landesmessenger/landesmessenger/retention"
+	"github.com/landesmessenger/landesmessenger/store"
+)
+
+// This file is the retention worker of serve: every retention.sweep_every
+// it reads the timeline of every managed room with a maximum lifetime,
+// files what members marked and the archive bot has not filed yet, and
+// deletes the messages retention.Plan allows: purged on Synapse where a
+// run of them starts the room, redacted otherwise (Dendrite always), with
+// their media where the homeserver can delete media, and each logged once
+// in the deletion log.
+
+// The fault points of the sweep (see FaultEnv).
+const (
+	// FaultBeforeDelete: marks are filed, nothing of the room deleted.
+	FaultBeforeDelete = "before-delete"
+	// FaultAfterRedact: a message is redacted, not yet logged.
+	FaultAfterRedact = "after-redact"
+	// FaultBeforePurge: the messages to purge are logged, not purged.
+	FaultBeforePurge = "before-purge"
+)
+
+// Environment variables for tests only.
+const (
+	// RetentionNowEnv fixes the retention worker's clock at an RFC 3339
+	// time, so that a test decides which messages are past their maximum.
+	RetentionNowEnv = "LM_RETENTION_NOW"
+	// RetentionEveryEnv replaces retention.sweep_every.
+	RetentionEveryEnv = "LM_RETENTION_EVERY"
+)
+
+// RedactConcurrency is how many redactions a sweep has in flight.
+const RedactConcurrency = 8
+
+// undecryptableGrace is how long a reply or reaction the sweep cannot
+// decrypt keeps the message it refers to (it might be a mark whose keys
+// have not arrived yet).
+const undecryptableGrace = 7 * 24 * time.Hour
+
+// deletionReason is the reason of retention's redactions, shown by clients.
+const deletionReason = "Aufbewahrungsfrist abgelaufen (retention period expired)"
+
+// retentionClock returns the clock of the retention worker and the
+// archive's filing time: time.Now, or the instant RetentionNowEnv fixes.
+func retentionClock() (func() time.Time, error) {
+	v := os.Getenv(RetentionNowEnv)
+	if v == "" {
+		return time.Now, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", RetentionNowEnv, err)
+	}
+	return func() time.Time { return t }, nil
+}
+
+// SweepResult counts what a sweep did.
+type SweepResult struct {
+	Rooms, Filed, Purged, Redacted, Relogged, Media, MediaKept int
+	Kept                                                       map[retention.Reason]int
+	Errors                                                     []error
+}
+
+// Sweeper is the retention worker.
+type Sweeper struct {
+	s       *Service
+	archive *archive.Bot
+	now     func() time.Time
+	log     logrus.FieldLogger
+	// deleters by homeserver name.
+	deleters map[string]homeserver.Deleter
+	conns    map[string]*homeserver.Conn
+}
+
+func (s *Service) newSweeper(ab *archive.Bot, now func() time.Time) *Sweeper {
+	sw := &Sweeper{s: s, archive: ab, now: now, log: s.log.WithField("component", "retention"),
+		deleters: map[string]homeserver.Deleter{}, conns: map[string]*homeserver.Conn{}}
+	for _, c := range s.Conns {
+		sw.deleters[c.Endpoint.Name] = homeserver.NewDeleter(c)
+		sw.conns[c.Endpoint.Name] = c
+	}
+	return sw
+}
+
+// startRetention runs the retention worker until ctx ends: a sweep once
+// the first plan is applied and then every retention.sweep_every.
+func (s *Service) startRetention(ctx context.Context, sw *Sweeper) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if !s.rooms.wait(ctx) {
+			return
+		}
+		for {
+			every := s.Config.Retention.SweepEvery
+			if v := os.Getenv(RetentionEveryEnv); v != "" {
+				if d, err := time.ParseDuration(v); err == nil && d > 0 {
+					every = d
+				}
+			}
+			start := time.Now()
+			res := sw.Sweep(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			fields := logrus.Fields{"rooms": res.Rooms, "filed": res.Filed, "purged": res.Purged, "redacted": res.Redacted,
+				"relogged": res.Relogged, "media_deleted": res.Media, "media_kept": res.MediaKept, "took": time.Since(start).Round(time.Millisecond)}
+			for why, n := range res.Kept {
+				fields[string(why)] = n
+			}
+			if len(res.Errors) > 0 {
+				sw.log.WithFields(fields).WithError(errors.Join(res.Errors...)).Warn("retention sweep done with errors; the next sweep retries")
+			} else {
+				sw.log.WithFields(fields).Info("retention sweep done")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+	return &wg
+}
+
+// Sweep sweeps every managed room once.
+func (sw *Sweeper) Sweep(ctx context.Context) SweepResult {
+	res := SweepResult{Kept: map[retention.Reason]int{}}
+	now := sw.now()
+	if sw.archive != nil {
+		n, err := sw.archive.FilePending(ctx, func(room id.RoomID) archive.Reader { return sw.s.archiveReader(room) })
+		res.Filed += n
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("file pending marks: %w", err))
+		}
+	}
+	holds, err := sw.s.Store.ActiveHolds(ctx)
+	if err != nil {
+		res.Errors = append(res.Errors, err)
+		return res
+	}
+	want, ids := sw.s.rooms.snapshot()
+	if want == nil {
+		return res
+	}
+	keys := make([]provisioning.RoomKey, 0, len(want.Rooms))
+	for k := range want.Rooms {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, key := range keys {
+		r := want.Rooms[key]
+		rid := ids[key]
+		if r.State.Retention == nil || r.State.Retention.MaxLifetime <= 0 || rid == "" || r.Space {
+			continue
+		}
+		p := retention.Policy{Max: time.Duration(r.State.Retention.MaxLifetime) * time.Millisecond, Min: time.Duration(r.State.Retention.MinLifetime) * time.Millisecond}
+		res.Rooms++
+		if err := sw.sweepRoom(ctx, r, rid, p, holds, now, &res); err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("room %s: %w", key, err))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return res
+}
+
+// sweepRoom sweeps one room.
+func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.RoomID, p retention.Policy, holds []retention.Hold, now time.Time, res *SweepResult) error {
+	hs := string(r.Homeserver)
+	del, conn := sw.deleters[hs], sw.conns[hs]
+	if del == nil {
+		return fmt.Errorf("homeserver %s: not connected", hs)
+	}
+	if _, archived := sw.s.rooms.archived(rid); archived && sw.s.archiveReader(rid) == nil {
+		// Marks there can be read only by the archive bot: nothing is
+		// deleted until it runs.
+		return errNoArchivist
+	}
+	log := sw.log.WithFields(logrus.Fields{"room": string(r.Key), "room_id": rid.String()})
+	timeline, err := sw.timeline(ctx, rid, conn, now, res)
+	if err != nil {
+		return err
+	}
+	logged, err := sw.s.Store.DeletedEvents(ctx, rid)
+	if err != nil {
+		return err
+	}
+	plan := retention.Plan(timeline, string(r.Key), p, holds, now, del.CanPurge(), logged, conn.Client.UserID)
+	for why, n := range plan.Kept {
+		res.Kept[why] += n
+	}
+	if len(plan.Purged)+len(plan.Redact)+len(plan.Unlogged) == 0 {
+		return nil
+	}
+	sw.s.fault(FaultBeforeDelete)
+	logOne := func(e retention.Event, method string) error {
+		_, err := sw.s.Store.LogDeletion(ctx, store.Deletion{At: sw.now(), RoomKey: string(r.Key), RoomID: rid, EventID: e.ID,
+			Sender: e.Sender, SentAt: e.SentAt, Policy: p.String(), Method: method})
+		return err
+	}
+	for _, e := range plan.Unlogged {
+		if err := logOne(e, store.DeletionRedact); err != nil {
+			return err
+		}
+		res.Relogged++
+	}
+	var gone []retention.Event
+	if plan.PurgeUpTo != "" {
+		// Logged first: a purged event cannot be seen any more, so a crash
+		// after the purge would lose its entry. Logging again is a no-op.
+		for _, e := range plan.Purged {
+			if err := logOne(e, store.DeletionPurge); err != nil {
+				return err
+			}
+		}
+		sw.s.fault(FaultBeforePurge)
+		if err := del.PurgeHistory(ctx, rid, plan.PurgeUpTo); err != nil {
+			return err
+		}
+		res.Purged += len(plan.Purged)
+		gone = append(gone, plan.Purged...)
+	}
+	redacted, err := sw.redact(ctx, del, rid, plan.Redact, func(e retention.Event) error {
+		sw.s.fault(FaultAfterRedact)
+		return logOne(e, store.DeletionRedact)
+	})
+	res.Redacted += len(redacted)
+	gone = append(gone, redacted...)
+	sw.deleteMedia(ctx, del, conn, gone, res, log)
+	if len(gone) > 0 {
+		log.WithFields(logrus.Fields{"purged": len(plan.Purged), "redacted": len(redacted), "policy": p.String()}).Info("expired messages deleted")
+	}
+	return err
+}
+
+// redact redacts events with RedactConcurrency in flight, calling after
+// for each once it is redacted, and returns those redacted and logged.
+func (sw *Sweeper) redact(ctx context.Context, del homeserver.Deleter, rid id.RoomID, events []retention.Event, after func(retention.Event) error) ([]retention.Event, error) {
+	var (
+		mu   sync.Mutex
+		done []retention.Event
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, RedactConcurrency)
+	for _, e := range events {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := del.Redact(ctx, rid, e.ID, deletionReason)
+			if err == nil {
+				err = after(e)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			done = append(done, e)
+		}()
+	}
+	wg.Wait()
+	return done, errors.Join(errs...)
+}
+
+// deleteMedia deletes the local media files of the deleted messages where
+// the homeserver can.
+func (sw *Sweeper) deleteMedia(ctx context.Context, del homeserver.Deleter, conn *homeserver.Conn, gone []retention.Event, res *SweepResult, log logrus.FieldLogger) {
+	for _, e := range gone {
+		for _, u := range e.Media {
+			mxc, err := u.Parse()
+			if err != nil || mxc.Homeserver != conn.Endpoint.ServerName {
+				continue // remote media is deleted by its own homeserver
+			}
+			err = del.DeleteMedia(ctx, mxc)
+			switch {
+			case errors.Is(err, homeserver.ErrUnsupported):
+				res.MediaKept++
+			case err != nil:
+				log.WithError(err).Warn("cannot delete media")
+				res.MediaKept++
+			default:
+				res.Media++
+			}
+		}
+	}
+}
+
+// timeline reads a room's timeline oldest first: through the archive bot
+// where it is a member (decrypting, so that marks and media are seen and
+// marks not filed yet are filed now), else through the service account.
+func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver.Conn, now time.Time, res *SweepResult) ([]retention.Event, error) {
+	var out []retention.Event
+	possible := map[id.EventID]bool{}
+	var marks []archiveMark
+	reader := sw.s.archiveReader(rid)
+	bot, _ := reader.(*matrixbot.Bot)
+	add := func(evt *event.Event, decrypted bool) error {
+		e := retention.Event{ID: evt.ID, Type: evt.Type.Type, Sender: evt.Sender, SentAt: time.UnixMilli(evt.Timestamp), State: evt.StateKey != nil}
+		if rb := evt.Unsigned.RedactedBecause; rb != nil {
+			e.Redacted, e.RedactedBy = true, rb.Sender
+		}
+		if !e.Redacted && !e.State {
+			if decrypted {
+				e.Media = mediaOf(evt)
+				if bot != nil {
+					if m, ok := archive.MarkOf(evt, bot.UserID()); ok {
+						marks = append(marks, archiveMark{m})
+					}
+				}
+			} else if target := relatedTo(evt); target != "" && now.Sub(e.SentAt) < undecryptableGrace && bot != nil {
+				possible[target] = true
+			}
+		}
+		out = append(out, e)
+		return nil
+	}
+	var err error
+	if bot != nil {
+		err = bot.History(ctx, rid, add)
+	} else {
+		err = matrixbot.Timeline(ctx, conn.Client, rid, func(evt *event.Event) error {
+			_ = evt.Content.ParseRaw(evt.Type)
+			return add(evt, evt.Type != event.EventEncrypted)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Marks found in the timeline that the bot did not file while it ran.
+	for _, m := range marks {
+		cur, err := sw.s.Store.Mark(ctx, rid, m.MarkEvent)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil && cur.FiledSeq != 0 {
+			continue
+		}
+		if _, isNew, err := sw.archive.Mark(ctx, reader, m.Mark); err == nil && isNew {
+			res.Filed++
+		}
+	}
+	pending, err := sw.s.Store.RoomMarks(ctx, rid)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range pending {
+		if m.FiledSeq == 0 {
+			possible[m.Target] = true
+		}
+	}
+	// Oldest first, as the homeserver orders them.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	for i := range out {
+		out[i].Marked = possible[out[i].ID]
+	}
+	return out, nil
+}
+
+type archiveMark struct{ store.Mark }
+
+// relatedTo returns the event an undecrypted event relates to (its
+// cleartext m.relates_to: a reaction's or a reply's target).
+func relatedTo(evt *event.Event) id.EventID {
+	enc, ok := evt.Content.Parsed.(*event.EncryptedEventContent)
+	if !ok || enc.RelatesTo == nil {
+		return ""
+	}
+	if enc.RelatesTo.EventID != "" {
+		return enc.RelatesTo.EventID
+	}
+	return enc.RelatesTo.GetReplyTo()
+}
+
+// mediaOf returns the media a (decrypted) message refers to.
+func mediaOf(evt *event.Event) []id.ContentURIString {
+	msg, ok := evt.Content.Parsed.(*event.MessageEventContent)
+	if !ok {
+		return nil
+	}
+	var out []id.ContentURIString
+	add := func(u id.ContentURIString, f *event.EncryptedFileInfo) {
+		if f != nil {
+			u = f.URL
+		}
+		if u != "" {
+			out = append(out, u)
+		}
+	}
+	add(msg.URL, msg.File)
+	if msg.Info != nil {
+		add(msg.Info.ThumbnailURL, msg.Info.ThumbnailFile)
+	}
+	return out
+}
