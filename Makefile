@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOTOOLCHAIN := local
 
-.PHONY: all build demo test fmt-check vet unit fuzz bench bench-go bench-stack bench-provisioning bench-bot clean
+.PHONY: all build demo test fmt-check vet unit fuzz bench bench-go bench-stack bench-provisioning bench-bot bench-retention clean
 
 all: build
 
@@ -53,7 +53,7 @@ unit:
 # a baseline, no-op reconcile), each script writing its section of
 # docs/benchmarks.md. The whole run takes about two hours on 2 cores (one
 # converge of the provisioning benchmark takes 11 to 16 minutes there).
-bench: bench-go bench-stack bench-provisioning bench-bot
+bench: bench-go bench-stack bench-provisioning bench-bot bench-retention
 
 bench-go:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
@@ -66,6 +66,9 @@ bench-provisioning: build
 
 bench-bot: build
 	./scripts/bench-bot.sh
+
+bench-retention: build
+	./scripts/bench-retention.sh
 
 clean:
 	rm -rf bin

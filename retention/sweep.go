@@ -47,6 +47,13 @@ type SweepPlan struct {
 	Unlogged []Event
 	// Kept counts the messages kept by reason.
 	Kept map[Reason]int
+	// NextDue is the earliest time a message kept now may become
+	// deletable without anything else changing: the time the oldest
+	// message kept for its age expires. It is now for messages kept by a
+	// hold or a mark (which may end any time), and zero when no message
+	// was kept for any of these reasons (nothing is due until a new
+	// message expires).
+	NextDue time.Time
 }
 
 // Plan decides the sweep of a room's timeline (oldest first) at now: which
@@ -74,6 +81,16 @@ func Plan(timeline []Event, room string, p Policy, holds []Hold, now time.Time, 
 		ok, why := Deletable(Message{Room: room, Sender: e.Sender, SentAt: e.SentAt, Marked: e.Marked}, p, holds, now)
 		if !ok {
 			plan.Kept[why]++
+			due := now
+			switch why {
+			case ReasonNoMaxLifetime:
+				continue
+			case ReasonNotExpired, ReasonMinLifetime:
+				due = e.SentAt.Add(max(p.Max, p.Min))
+			}
+			if plan.NextDue.IsZero() || due.Before(plan.NextDue) {
+				plan.NextDue = due
+			}
 			continue
 		}
 		deletable[i] = true

@@ -100,3 +100,21 @@ func TestPlanMinLifetime(t *testing.T) {
 		t.Errorf("got purge up to %q %v, redact %v, kept %v", got.PurgeUpTo, ids(got.Purged), ids(got.Redact), got.Kept)
 	}
 }
+
+func TestPlanNextDue(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	p := Policy{Max: 30 * day}
+	young := Event{ID: "$y", Type: "m.room.message", Sender: "@a:x", SentAt: now.Add(-10 * day)}
+	younger := Event{ID: "$z", Type: "m.room.message", Sender: "@a:x", SentAt: now.Add(-time.Hour)}
+	old := Event{ID: "$o", Type: "m.room.message", Sender: "@a:x", SentAt: now.Add(-40 * day)}
+	if got := Plan([]Event{old, young, younger}, "r", p, nil, now, false, nil, "@svc:x").NextDue; !got.Equal(young.SentAt.Add(30 * day)) {
+		t.Errorf("next due %s, want when the oldest young message expires", got)
+	}
+	if got := Plan([]Event{old}, "r", p, nil, now, false, nil, "@svc:x").NextDue; !got.IsZero() {
+		t.Errorf("nothing kept: next due %s, want zero", got)
+	}
+	hold := Hold{Scope: ScopeRoom, Target: "r", Reason: "Az", SetBy: "@a:x", SetAt: now.Add(-50 * day)}
+	if got := Plan([]Event{old, young}, "r", p, []Hold{hold}, now, false, nil, "@svc:x").NextDue; !got.Equal(now) {
+		t.Errorf("held: next due %s, want now", got)
+	}
+}

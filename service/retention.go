@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -75,9 +76,11 @@ func retentionClock() (func() time.Time, error) {
 
 // SweepResult counts what a sweep did.
 type SweepResult struct {
-	Rooms, Filed, Purged, Redacted, Relogged, Media, MediaKept int
-	Kept                                                       map[retention.Reason]int
-	Errors                                                     []error
+	// Rooms are the rooms read; NotDue those left out because nothing in
+	// them can have expired since they were last read.
+	Rooms, NotDue, Filed, Purged, Redacted, Relogged, Media, MediaKept int
+	Kept                                                               map[retention.Reason]int
+	Errors                                                             []error
 }
 
 // Sweeper is the retention worker.
@@ -89,11 +92,20 @@ type Sweeper struct {
 	// deleters by homeserver name.
 	deleters map[string]homeserver.Deleter
 	conns    map[string]*homeserver.Conn
+	// due holds, per room swept without errors, when a message kept then
+	// may next become deletable under the policy it was swept with: the
+	// room is not read again before (a restart reads every room).
+	due map[id.RoomID]roomDue
+}
+
+type roomDue struct {
+	at     time.Time
+	policy retention.Policy
 }
 
 func (s *Service) newSweeper(ab *archive.Bot, now func() time.Time) *Sweeper {
 	sw := &Sweeper{s: s, archive: ab, now: now, log: s.log.WithField("component", "retention"),
-		deleters: map[string]homeserver.Deleter{}, conns: map[string]*homeserver.Conn{}}
+		deleters: map[string]homeserver.Deleter{}, conns: map[string]*homeserver.Conn{}, due: map[id.RoomID]roomDue{}}
 	for _, c := range s.Conns {
 		sw.deleters[c.Endpoint.Name] = homeserver.NewDeleter(c)
 		sw.conns[c.Endpoint.Name] = c
@@ -123,7 +135,7 @@ func (s *Service) startRetention(ctx context.Context, sw *Sweeper) *sync.WaitGro
 			if ctx.Err() != nil {
 				return
 			}
-			fields := logrus.Fields{"rooms": res.Rooms, "filed": res.Filed, "purged": res.Purged, "redacted": res.Redacted,
+			fields := logrus.Fields{"rooms": res.Rooms, "not_due": res.NotDue, "filed": res.Filed, "purged": res.Purged, "redacted": res.Redacted,
 				"relogged": res.Relogged, "media_deleted": res.Media, "media_kept": res.MediaKept, "took": time.Since(start).Round(time.Millisecond)}
 			for why, n := range res.Kept {
 				fields[string(why)] = n
@@ -175,10 +187,18 @@ func (sw *Sweeper) Sweep(ctx context.Context) SweepResult {
 			continue
 		}
 		p := retention.Policy{Max: time.Duration(r.State.Retention.MaxLifetime) * time.Millisecond, Min: time.Duration(r.State.Retention.MinLifetime) * time.Millisecond}
-		res.Rooms++
-		if err := sw.sweepRoom(ctx, r, rid, p, holds, now, &res); err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("room %s: %w", key, err))
+		if d, ok := sw.due[rid]; ok && d.policy == p && now.Before(d.at) {
+			res.NotDue++
+			continue
 		}
+		res.Rooms++
+		delete(sw.due, rid)
+		due, err := sw.sweepRoom(ctx, r, rid, p, holds, now, &res)
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("room %s: %w", key, err))
+			continue
+		}
+		sw.due[rid] = roomDue{at: due, policy: p}
 		if ctx.Err() != nil {
 			break
 		}
@@ -186,33 +206,45 @@ func (sw *Sweeper) Sweep(ctx context.Context) SweepResult {
 	return res
 }
 
-// sweepRoom sweeps one room.
-func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.RoomID, p retention.Policy, holds []retention.Hold, now time.Time, res *SweepResult) error {
+// sweepRoom sweeps one room and returns when it is due again (see
+// Sweeper.due).
+func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.RoomID, p retention.Policy, holds []retention.Hold, now time.Time, res *SweepResult) (time.Time, error) {
 	hs := string(r.Homeserver)
 	del, conn := sw.deleters[hs], sw.conns[hs]
 	if del == nil {
-		return fmt.Errorf("homeserver %s: not connected", hs)
+		return time.Time{}, fmt.Errorf("homeserver %s: not connected", hs)
 	}
 	if _, archived := sw.s.rooms.archived(rid); archived && sw.s.archiveReader(rid) == nil {
 		// Marks there can be read only by the archive bot: nothing is
 		// deleted until it runs.
-		return errNoArchivist
+		return time.Time{}, errNoArchivist
 	}
 	log := sw.log.WithFields(logrus.Fields{"room": string(r.Key), "room_id": rid.String()})
+	began := time.Now()
 	timeline, err := sw.timeline(ctx, rid, conn, now, res)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	logged, err := sw.s.Store.DeletedEvents(ctx, rid)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	plan := retention.Plan(timeline, string(r.Key), p, holds, now, del.CanPurge(), logged, conn.Client.UserID)
 	for why, n := range plan.Kept {
 		res.Kept[why] += n
 	}
+	// A message arriving after this read expires p.Max after it is sent,
+	// not before the earlier of the real and the sweep's clock.
+	due := plan.NextDue
+	if due.IsZero() {
+		due = now
+		if real := time.Now(); real.Before(due) {
+			due = real
+		}
+		due = due.Add(p.Max)
+	}
 	if len(plan.Purged)+len(plan.Redact)+len(plan.Unlogged) == 0 {
-		return nil
+		return due, nil
 	}
 	sw.s.fault(FaultBeforeDelete)
 	logOne := func(e retention.Event, method string) error {
@@ -222,7 +254,7 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 	}
 	for _, e := range plan.Unlogged {
 		if err := logOne(e, store.DeletionRedact); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		res.Relogged++
 	}
@@ -232,12 +264,12 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 		// after the purge would lose its entry. Logging again is a no-op.
 		for _, e := range plan.Purged {
 			if err := logOne(e, store.DeletionPurge); err != nil {
-				return err
+				return time.Time{}, err
 			}
 		}
 		sw.s.fault(FaultBeforePurge)
 		if err := del.PurgeHistory(ctx, rid, plan.PurgeUpTo); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		res.Purged += len(plan.Purged)
 		gone = append(gone, plan.Purged...)
@@ -250,9 +282,10 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 	gone = append(gone, redacted...)
 	sw.deleteMedia(ctx, del, conn, gone, res, log)
 	if len(gone) > 0 {
-		log.WithFields(logrus.Fields{"purged": len(plan.Purged), "redacted": len(redacted), "policy": p.String()}).Info("expired messages deleted")
+		log.WithFields(logrus.Fields{"purged": len(plan.Purged), "redacted": len(redacted), "policy": p.String(),
+			"took_ms": time.Since(began).Milliseconds()}).Info("expired messages deleted")
 	}
-	return err
+	return due, err
 }
 
 // redact redacts events with RedactConcurrency in flight, calling after
@@ -354,7 +387,9 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 	if err != nil {
 		return nil, err
 	}
-	// Marks found in the timeline that the bot did not file while it ran.
+	// Marks found in the timeline that the bot did not file while it ran,
+	// oldest first: a reply mark gives the room the case of the 📁 after it.
+	slices.Reverse(marks)
 	for _, m := range marks {
 		cur, err := sw.s.Store.Mark(ctx, rid, m.MarkEvent)
 		if err != nil {

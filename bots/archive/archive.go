@@ -145,7 +145,6 @@ func (b *Bot) handle(ctx context.Context, bot Reader, m store.Mark) {
 			"Die Nachricht konnte noch nicht abgelegt werden; es wird erneut versucht, und bis dahin wird sie nicht gelöscht. Grund: "+problem(err),
 			"The message could not be filed yet; it will be tried again and is not deleted until then. Reason: "+problem(err)))
 	case isNew:
-		log.WithFields(logrus.Fields{"case": string(entry.Case), "seq": entry.Seq}).Info("message filed")
 		b.reply(ctx, bot, m.Room, m.MarkEvent, fmt.Sprintf(b.text("📁 Abgelegt unter `%s` (Eintrag %d).", "📁 Filed under `%s` (entry %d)."), entry.Case, entry.Seq))
 	default:
 		b.reply(ctx, bot, m.Room, m.MarkEvent, fmt.Sprintf(b.text("📁 Bereits abgelegt unter `%s` (Eintrag %d).", "📁 Already filed under `%s` (entry %d)."), entry.Case, entry.Seq))
@@ -207,6 +206,10 @@ func (b *Bot) file(ctx context.Context, rd Reader, m store.Mark) (records.Entry,
 			}
 			if err := b.st.MarkFiled(ctx, m.Room, m.MarkEvent, filed.Seq); err != nil {
 				return filed, isNew, err
+			}
+			if isNew {
+				b.log.WithFields(logrus.Fields{"room_id": m.Room.String(), "target": m.Target.String(), "mark_event": m.MarkEvent.String(),
+					"case": string(filed.Case), "seq": filed.Seq}).Info("message filed")
 			}
 			return filed, isNew, nil
 		}
