@@ -50,7 +50,8 @@ unit:
 
 # Benchmarks: Go benchmarks, then the stack timings and memory and the
 # provisioning benchmarks (planner at scale, converging a fresh stack against
-# a baseline, no-op reconcile), each script writing its section of
+# a baseline, no-op reconcile), the admin bot's round trip and the retention
+# sweep against a plain deletion loop, each script writing its section of
 # docs/benchmarks.md. The whole run takes about two hours on 2 cores (one
 # converge of the provisioning benchmark takes 11 to 16 minutes there).
 bench: bench-go bench-stack bench-provisioning bench-bot bench-retention

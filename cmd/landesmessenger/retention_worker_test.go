@@ -94,6 +94,44 @@ func retentionSteps(t *testing.T, s *provStack) {
 	if body := e2eetest.Body(m.Reply(t, general, bad, archivist)); !strings.Contains(body, "ungültig") {
 		t.Fatalf("reply to a bad case reference: %q", body)
 	}
+	// Admins change a room's period through the admin bot, within the
+	// bounds and never below the room's minimum lifetime.
+	adminBot := s.user(t, "lm-verwaltung", "land")
+	landRoom := provResolve(t, k.Cli, s.alias(t, "rooms/verwaltung", "land"))
+	k.WaitEncrypted(t, landRoom)
+	k.WaitMember(t, landRoom, adminBot)
+	ask := func(text string) (string, id.EventID) {
+		t.Helper()
+		cmd := k.Say(t, landRoom, text)
+		return e2eetest.Body(k.Reply(t, landRoom, cmd, adminBot)), cmd
+	}
+	if r, _ := ask("!aufbewahrung setzen hessenforst/holzmarkt max=3d"); !strings.Contains(r, "Mindestfrist") || !strings.Contains(r, "7d") {
+		t.Errorf("period below the minimum: reply %q, want a refusal naming 7d", r)
+	}
+	if r, _ := ask("!aufbewahrung setzen hmdis/mitteilungen max=99999d"); !strings.Contains(r, "3650d") {
+		t.Errorf("period above the bounds: reply %q, want a refusal naming 3650d", r)
+	}
+	r, cmd := ask("!aufbewahrung setzen hmdis/mitteilungen max=2d")
+	prompt := k.Reply(t, landRoom, cmd, adminBot)
+	if !strings.Contains(r, "✅") {
+		t.Fatalf("aufbewahrung setzen: reply %q, want a prompt for ✅", r)
+	}
+	k.React(t, landRoom, prompt.ID, "✅")
+	deadline := time.Now().Add(90 * time.Second)
+	for len(k.Replies(landRoom, cmd, adminBot)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if replies := k.Replies(landRoom, cmd, adminBot); len(replies) < 2 || !strings.Contains(replies[1], "2d") {
+		t.Fatalf("aufbewahrung setzen after ✅: replies %q", replies)
+	}
+	var pol struct {
+		Max int64 `json:"max_lifetime"`
+	}
+	svcCli := provServiceClient(t, s.connect(t, s.cfg), "land")
+	provState(t, svcCli, provResolve(t, svcCli, s.alias(t, "hmdis/mitteilungen", "land")), "m.room.retention", "", &pol)
+	if pol.Max != 2*24*3600*1000 {
+		t.Errorf("hmdis/mitteilungen m.room.retention after the change: max_lifetime %d, want 2 days", pol.Max)
+	}
 	serve.stop(t)
 
 	// A mark while serve is down: found and filed by the next run, under
