@@ -779,9 +779,11 @@ func provMembersSeeTheirRooms(t *testing.T, s *provStack) {
 	service := map[id.UserID]bool{}
 	for _, hs := range s.state.Homeservers {
 		service[id.UserID(hs.ServiceUserID)] = true
-		// The admin bot: its password is in the database, not in the
-		// credentials file (bots are tested on their own).
+		// The admin and archive bots: their passwords are in the
+		// database, not in the credentials file (bots are tested on their
+		// own).
 		service[id.NewUserID(svc.Config.Admin.BotLocalpart, hs.ServerName)] = true
+		service[id.NewUserID(svc.Config.Records.BotLocalpart, hs.ServerName)] = true
 	}
 	for _, hs := range s.state.Homeservers {
 		cli := provServiceClient(t, svc, hs.Name)
