@@ -160,6 +160,9 @@ type Config struct {
 	// Records configures the archive bot that files marked messages;
 	// without a records section there is none.
 	Records Records `yaml:"records"`
+	// Bridge configures the school bridge; without a bridge section there
+	// is none.
+	Bridge Bridge `yaml:"bridge"`
 }
 
 // Database selects the database landesmessenger keeps its state in.

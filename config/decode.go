@@ -16,7 +16,7 @@ import (
 
 // The known keys of each mapping in the configuration.
 var (
-	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning", "federation", "admin", "onboarding", "offboarding", "externals", "retention", "records"}
+	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning", "federation", "admin", "onboarding", "offboarding", "externals", "retention", "records", "bridge"}
 	databaseKeys       = []string{"uri"}
 	logKeys            = []string{"level", "format"}
 	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "appservice_token_file", "service_account"}
@@ -598,6 +598,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 	d.lifecycle(top, cfg)
 	d.retention(top, cfg)
 	d.records(top, cfg)
+	d.bridge(top, cfg)
 }
 
 // homeservers decodes and validates the homeservers list.

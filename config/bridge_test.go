@@ -1,0 +1,70 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const bridgeBase = "stack_dir: /tmp/stack\nhomeservers:\n  - {name: land}\n  - {name: schule}\n" +
+	"tenants:\n  - {id: hkm, name: HKM, kind: ministry, homeserver: land}\n"
+
+func TestBridgeValues(t *testing.T) {
+	good := bridgeBase + `bridge:
+  homeserver: schule
+  mail_domain: Schulbruecke.Hessen.test
+  relay: {address: "127.0.0.1:1025"}
+  schools_file: config/schulen.yaml
+  rooms:
+    - {id: schulamt-kassel, name: Schulamt Kassel, schools: ["1234", "5678"], teachers: true, members: [akoch], until: 2027-07-31}
+`
+	cfg, err := parse("c.yaml", []byte(good), noEnv)
+	if err != nil {
+		t.Fatalf("got %v, want no error", err)
+	}
+	b := cfg.Bridge
+	if !b.Enabled() || b.MailDomain != "schulbruecke.hessen.test" || b.SMTPListen != DefaultBridgeSMTPListen ||
+		b.MaxAttachment != 10<<20 || b.MaxMail != 25<<20 || !b.StripQuotes || b.Relay.Attempts != DefaultBridgeRelayAttempts {
+		t.Errorf("bridge: got %+v", b)
+	}
+	if len(b.Rooms) != 1 || b.Address(b.Rooms[0]) != "raum-schulamt-kassel@schulbruecke.hessen.test" ||
+		!b.Rooms[0].Until.Equal(time.Date(2027, 7, 31, 0, 0, 0, 0, time.UTC)) || !b.Rooms[0].Teachers || len(b.Rooms[0].Schools) != 2 {
+		t.Errorf("rooms: got %+v", b.Rooms)
+	}
+	var none Config
+	if none.Bridge.Enabled() {
+		t.Error("no bridge section: enabled")
+	}
+}
+
+func TestBridgeErrors(t *testing.T) {
+	bad := bridgeBase + `bridge:
+  homeserver: nowhere
+  mail_domain: "not a domain"
+  smtp_listen: "0.0.0.0"
+  relay: {address: "relay-without-port", attempts: 0}
+  max_attachment_mb: 50
+  rooms:
+    - {id: Bad_ID, name: X, schools: ["12a"]}
+    - {id: ok, name: Y, schools: ["1"], until: 31.07.2027}
+    - {id: ok, name: Z, schools: ["2"]}
+`
+	_, err := parse("c.yaml", []byte(bad), noEnv)
+	for _, want := range []string{
+		`c.yaml:8: bridge.homeserver: unknown homeserver "nowhere"`,
+		`bridge.mail_domain: invalid mail domain "not a domain"`,
+		`bridge.smtp_listen: invalid listen address "0.0.0.0"`,
+		`bridge.relay.address: invalid address "relay-without-port"`,
+		`bridge.relay.attempts: must be at least 1`,
+		`bridge.max_attachment_mb: must be positive and at most max_mail_mb (25), got 50`,
+		`bridge.schools_file`,
+		`bridge.rooms[0].id: invalid room id "Bad_ID"`,
+		`bridge.rooms[0].schools[0]: invalid school number "12a"`,
+		`bridge.rooms[1].until: invalid date "31.07.2027"`,
+		`bridge.rooms[2].id: room "ok" is already defined on line`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error containing %q; got %v", want, err)
+		}
+	}
+}
