@@ -3,6 +3,8 @@ module github.com/landesmessenger/landesmessenger
 go 1.26.0
 
 require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/lib/pq v1.12.3
 	github.com/rs/zerolog v1.35.1

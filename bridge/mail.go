@@ -311,7 +311,7 @@ func (in *Incoming) walk(h textproto.MIMEHeader, body io.Reader, lim Limits, par
 	case mt == "text/html" && in.HTML == "":
 		in.HTML = text
 	case mt == "text/plain" && in.Text == "":
-		in.Text = text
+		in.Text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), " \t\n")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"debug/buildinfo"
 	"fmt"
 	"os"
 	"os/exec"
@@ -163,4 +164,32 @@ func pgMajor(binDir string) int {
 	var n int
 	fmt.Sscanf(filepath.Base(filepath.Dir(binDir)), "%d", &n)
 	return n
+}
+
+// MailpitVersion is the pinned Mailpit, the schools' mail server in the
+// bridge's tests and the demo's mail catcher.
+const MailpitVersion = "1.33.1"
+
+// EnsureMailpit installs Mailpit into the cache unless the pinned version is
+// already there, and returns the path of its binary.
+func EnsureMailpit(ctx context.Context, log logrus.FieldLogger) (string, error) {
+	cache, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(cache, "mailpit-v"+MailpitVersion, "bin")
+	return ensure(ctx, filepath.Join(bin, "mailpit"), mailpitVersionOK, func() error {
+		log.WithFields(logrus.Fields{"version": MailpitVersion, "dir": bin}).Info("installing Mailpit (go install, about a minute)")
+		cmd := exec.CommandContext(ctx, "go", "install", "github.com/axllent/mailpit@v"+MailpitVersion)
+		cmd.Dir = os.TempDir()
+		cmd.Env = append(os.Environ(), "GOBIN="+bin, "GOTOOLCHAIN=local", "GOFLAGS=")
+		return runCombined(cmd)
+	})
+}
+
+// mailpitVersionOK reads the module version from the binary's build
+// information (`go install` leaves Mailpit's own version string at "dev").
+func mailpitVersionOK(_ context.Context, exe string) bool {
+	info, err := buildinfo.ReadFile(exe)
+	return err == nil && info.Main.Path == "github.com/axllent/mailpit" && info.Main.Version == "v"+MailpitVersion
 }
