@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/format"
@@ -57,6 +58,9 @@ func (b *Bot) send(ctx context.Context, room id.RoomID, typ event.Type, content 
 		if err := b.loadMembers(ctx, room); err != nil {
 			return "", fmt.Errorf("send %s to %s: %w", typ.Type, room, err)
 		}
+		if err := b.resetStaleSession(ctx, room); err != nil {
+			return "", fmt.Errorf("send %s to %s: %w", typ.Type, room, err)
+		}
 		if content, err = b.crypto.Encrypt(ctx, room, typ, content); err != nil {
 			return "", fmt.Errorf("send %s to %s: encrypt: %w", typ.Type, room, err)
 		}
@@ -104,6 +108,45 @@ func (b *Bot) loadMembers(ctx context.Context, room id.RoomID) error {
 	}
 	if _, err := b.cli.Members(ctx, room); err != nil {
 		return fmt.Errorf("fetch members: %w", err)
+	}
+	return nil
+}
+
+// resetStaleSession drops the bot's outbound megolm session of room if a
+// device of a member is known that the session was not shared with, so
+// that the next message starts a session shared with every device. The
+// crypto store's device table is shared by the bots on one database: when
+// another bot learns of a new device first, this bot's machine sees no
+// device-list change and would keep the old session, which the new device
+// cannot decrypt.
+func (b *Bot) resetStaleSession(ctx context.Context, room id.RoomID) error {
+	ogs, err := b.store.GetOutboundGroupSession(ctx, room)
+	if err != nil || ogs == nil || !ogs.Shared {
+		return err
+	}
+	members, err := b.states.GetRoomJoinedOrInvitedMembers(ctx, room)
+	if err != nil {
+		return fmt.Errorf("look up members: %w", err)
+	}
+	for _, user := range members {
+		devices, err := b.store.GetDevices(ctx, user)
+		if err != nil {
+			return fmt.Errorf("look up devices of %s: %w", user, err)
+		}
+		for _, d := range devices {
+			if d.Deleted || user == b.cfg.UserID && d.DeviceID == b.cli.DeviceID {
+				continue
+			}
+			shared, err := b.store.IsOutboundGroupSessionShared(ctx, user, d.IdentityKey, ogs.ID())
+			if err != nil {
+				return err
+			}
+			if !shared {
+				b.log.WithFields(logrus.Fields{"room_id": room.String(), "user_id": user.String(), "device_id": d.DeviceID.String()}).
+					Debug("a member's device lacks the room key: starting a new session")
+				return b.store.RemoveOutboundGroupSession(ctx, room)
+			}
+		}
 	}
 	return nil
 }
