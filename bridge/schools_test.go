@@ -91,3 +91,25 @@ func FuzzParseSchools(f *testing.F) {
 		}
 	})
 }
+
+func TestRegistration(t *testing.T) {
+	path := t.TempDir() + "/bridge/registration.yaml"
+	first, err := WriteRegistration(path, "127.0.0.13", "127.0.0.1:29330")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := WriteRegistration(path, "127.0.0.13", "127.0.0.1:29331")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.AppToken != first.AppToken || again.ServerToken != first.ServerToken || again.URL != "http://127.0.0.1:29331" {
+		t.Errorf("rewritten registration: tokens kept %t, URL %s", again.AppToken == first.AppToken, again.URL)
+	}
+	got, err := ReadRegistration(path)
+	if err != nil || got.SenderLocalpart != BotLocalpart || len(got.Namespaces.UserIDs) != 2 || !got.Namespaces.UserIDs[0].Exclusive {
+		t.Errorf("read: %+v, %v", got, err)
+	}
+	if _, err := ReadRegistration(t.TempDir() + "/none.yaml"); err == nil || !strings.Contains(err.Error(), "generate-registration") {
+		t.Errorf("missing file: %v", err)
+	}
+}

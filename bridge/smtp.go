@@ -26,7 +26,7 @@ type Receiver interface {
 	// Deliver takes in for rooms. It returns once the mail is recorded
 	// durably: the SMTP server then accepts it, and the mail must reach
 	// every room exactly once. An error makes the sender try again later.
-	Deliver(ctx context.Context, in *Incoming, rooms []string) error
+	Deliver(ctx context.Context, in *Incoming, raw []byte, rooms []string) error
 }
 
 // ServerOptions configure the SMTP server.
@@ -155,7 +155,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := ss.s.recv.Deliver(ctx, in, ss.rooms); err != nil {
+	if err := ss.s.recv.Deliver(ctx, in, data, ss.rooms); err != nil {
 		log.WithError(err).Warn("mail not taken; the sender will retry")
 		return reject(451, smtp.EnhancedCode{4, 3, 0}, "temporary failure, try again later")
 	}

@@ -35,7 +35,7 @@ func (r *roomsReceiver) Recipient(from, to string) (string, error) {
 	return "", fmt.Errorf("%s is not a mailbox of the room %s", from, to)
 }
 
-func (r *roomsReceiver) Deliver(_ context.Context, in *Incoming, rooms []string) error {
+func (r *roomsReceiver) Deliver(_ context.Context, in *Incoming, _ []byte, rooms []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.failing {

@@ -38,6 +38,13 @@ type Bridge struct {
 	// AppserviceListen is where the homeserver reaches the bridge's
 	// appservice.
 	AppserviceListen string `yaml:"appservice_listen"`
+	// RegistrationFile is the appservice registration; for a homeserver
+	// of the local stack it defaults to STACK_DIR/bridge/registration.yaml.
+	RegistrationFile string `yaml:"registration_file"`
+	// Database is the bridge's own database (bridgev2's tables); by
+	// default bridge.db beside an SQLite database. Required with
+	// PostgreSQL.
+	Database string `yaml:"database"`
 	// Rooms are the bridged rooms.
 	Rooms []BridgeRoom `yaml:"rooms"`
 	// Line is the line of "bridge:"; 0 if the configuration has none.
@@ -92,7 +99,7 @@ const (
 )
 
 var (
-	bridgeKeys      = []string{"homeserver", "mail_domain", "smtp_listen", "tls_cert_file", "tls_key_file", "relay", "max_attachment_mb", "max_mail_mb", "strip_quotes", "schools_file", "appservice_listen", "rooms"}
+	bridgeKeys      = []string{"homeserver", "mail_domain", "smtp_listen", "tls_cert_file", "tls_key_file", "relay", "max_attachment_mb", "max_mail_mb", "strip_quotes", "schools_file", "appservice_listen", "registration_file", "database", "rooms"}
 	bridgeRelayKeys = []string{"address", "username", "password_file", "attempts", "retry_after"}
 	bridgeRoomKeys  = []string{"id", "name", "schools", "teachers", "members", "until"}
 	bridgeRoomIDRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -137,6 +144,8 @@ func (d *decoder) bridge(top mapping, cfg *Config) {
 	}
 	b.StripQuotes = d.boolean(m, "strip_quotes", true)
 	b.SchoolsFile = d.required(m, "schools_file")
+	b.RegistrationFile = d.str(m, "registration_file")
+	b.Database = d.str(m, "database")
 
 	r := d.child(m, "relay", bridgeRelayKeys)
 	b.Relay.Address = d.required(r, "address")

@@ -236,6 +236,7 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 	ab := svc.newArchiveBot(cfg, time.Now)
 	archive := svc.startArchive(ctx, eng, ab)
 	sweeper := svc.startRetention(ctx, svc.newSweeper(ab, clock))
+	schoolBridge := svc.startBridge(ctx)
 	<-ctx.Done()
 	<-done
 	bots.Wait()
@@ -243,6 +244,7 @@ func Run(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, versio
 	guests.Wait()
 	archive.Wait()
 	sweeper.Wait()
+	schoolBridge.Wait()
 	log.Info("stopping")
 	return svc.Stop()
 }

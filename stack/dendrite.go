@@ -139,10 +139,21 @@ user_api:
 logging:
   - type: std
     level: info
-`, s.serverName, s.signingKey, s.fed != nil && s.fed.DisableFederation, filepath.Join(s.dir, "jetstream"), quoteOptional(appserviceConfigFile), sharedSecret,
+`, s.serverName, s.signingKey, s.fed != nil && s.fed.DisableFederation, filepath.Join(s.dir, "jetstream"), quoteList(append([]string{appserviceConfigFile}, s.appservices...)), sharedSecret,
 		db("federationapi"), db("keyserver"), filepath.Join(s.dir, "media"), db("mediaapi"),
 		db("mscs"), db("relayapi"), db("roomserver"), db("syncapi"), filepath.Join(s.dir, "userapi_accounts.db"))
 	return b.String()
+}
+
+// quoteList quotes the non-empty strings of list, comma-separated.
+func quoteList(list []string) string {
+	var out []string
+	for _, s := range list {
+		if s != "" {
+			out = append(out, quoteOptional(s))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func quoteOptional(s string) string {

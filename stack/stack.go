@@ -54,6 +54,10 @@ type Options struct {
 	// GateArgs is the command of the federation gate (argv, e.g. [exe "federation" "gate" "--list" F "--public-key" P]);
 	// the stack appends --listen IP:8448 --upstream https://IP:8449 --tls-cert C --tls-key K --server-name S.
 	GateArgs []string
+	// Appservices, if set, is called like Federation and returns, by
+	// homeserver name, further appservice registration files the server
+	// loads (the school bridge's); the files must exist when it returns.
+	Appservices func(serverNames map[string]string) (map[string][]string, error)
 	// Log receives progress.
 	Log logrus.FieldLogger
 }
@@ -100,6 +104,8 @@ type serverLayout struct {
 	// roomVersion, if set, is the version of the rooms the server creates
 	// (Synapse only; see dendriteRoomVersion).
 	roomVersion string
+	// appservices are further appservice registration files to load.
+	appservices []string
 }
 
 func (s *serverLayout) clientAddr() string {
@@ -263,6 +269,12 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	for i, name := range opts.Homeservers {
 		serverNames[name] = nw.serverIP(i)
 	}
+	var appservices map[string][]string
+	if opts.Appservices != nil {
+		if appservices, err = opts.Appservices(serverNames); err != nil {
+			return nil, fmt.Errorf("appservice registrations: %w", err)
+		}
+	}
 	fed, err := federationSettings(&opts, serverNames, kinds)
 	if err != nil {
 		return nil, err
@@ -311,7 +323,7 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		if err != nil {
 			return fail(fmt.Errorf("prepare %s: %w", name, err))
 		}
-		layouts[i], l.fed = l, fed[name]
+		layouts[i], l.fed, l.appservices = l, fed[name], appservices[name]
 		if _, withDendrite := exes[Dendrite]; withDendrite && kind == Synapse {
 			l.roomVersion = dendriteRoomVersion
 		}

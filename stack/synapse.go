@@ -91,12 +91,20 @@ rc_federation:
   sleep_delay: 1
   reject_limit: 1000
   concurrent: 100
-%[18]s%[19]s`,
+%[18]s%[19]s%[20]s`,
 		s.serverName, filepath.Join(s.dir, "homeserver.pid"), s.clientAddr(),
 		clientPort, s.ip, federationPort, s.tlsCert, s.tlsKey,
 		pg.User, pgPassword, database, pg.Host, pg.Port,
 		filepath.Join(s.dir, "log.yaml"), filepath.Join(s.dir, "media"), s.signingKey, s.sharedSecretFile,
-		synapseFederationConfig(s.fed), synapseRoomVersionConfig(s.roomVersion))
+		synapseFederationConfig(s.fed), synapseRoomVersionConfig(s.roomVersion), synapseAppservices(s.appservices))
+}
+
+// synapseAppservices loads the appservice registrations files.
+func synapseAppservices(files []string) string {
+	if len(files) == 0 {
+		return ""
+	}
+	return "app_service_config_files: [" + quoteList(files) + "]\n"
 }
 
 // synapseRoomVersionConfig renders the default_room_version line of a

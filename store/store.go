@@ -159,3 +159,35 @@ type argFreeLogger struct {
 func (l argFreeLogger) QueryTiming(ctx context.Context, method, query string, _ []any, nrows int, duration time.Duration, err error) {
 	l.DatabaseLogger.QueryTiming(ctx, method, query, nil, nrows, duration, err)
 }
+
+// OpenPlain opens the database at uri (as Open reads it) without applying
+// any migrations, for a component that keeps its own tables and versions,
+// such as the school bridge's bridgev2 database. Errors never contain the
+// password of a PostgreSQL URI.
+func OpenPlain(ctx context.Context, uri string, log zerolog.Logger) (*dbutil.Database, error) {
+	target, err := parseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	if err := target.prepare(); err != nil {
+		return nil, redactError(err, uriPasswords(uri))
+	}
+	raw, err := sql.Open(target.driver, target.dsn)
+	if err != nil {
+		return nil, redactError(fmt.Errorf("store: open %s: %w", target.display, err), uriPasswords(uri))
+	}
+	if target.maxOpenConns > 0 {
+		raw.SetMaxOpenConns(target.maxOpenConns)
+	}
+	db, err := dbutil.NewWithDB(raw, target.dialect)
+	if err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("store: open %s: %w", target.display, err)
+	}
+	db.Log = argFreeLogger{dbutil.ZeroLogger(log)}
+	if err := raw.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, redactError(fmt.Errorf("store: connect to %s: %w", target.display, err), uriPasswords(uri))
+	}
+	return db, nil
+}

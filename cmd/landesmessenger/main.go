@@ -141,6 +141,7 @@ func main() {
 			onboardingCommand(),
 			offboardingCommand(),
 			archiveCommand(),
+			bridgeCommand(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {
@@ -318,6 +319,7 @@ func stackUp(c *cli.Context) error {
 		ServiceLocalpart: cfg.Homeservers[0].ServiceAccount.Localpart,
 		Federation:       fed,
 		GateArgs:         gate,
+		Appservices:      stackAppservices(cfg, c.String("dir")),
 		Log:              log,
 	})
 	if err != nil {

@@ -93,8 +93,14 @@ func upProvStack(t *testing.T, bin, kind string) *provStack {
 // kind is the kind stack.json must then record ("mixed" for a mixed one).
 func upStack(t *testing.T, bin, kind string, args ...string) *provStack {
 	t.Helper()
+	return upStackWith(t, bin, kind, nil, args...)
+}
+
+// upStackWith is upStack with further environment for every command.
+func upStackWith(t *testing.T, bin, kind string, env []string, args ...string) *provStack {
+	t.Helper()
 	dir := t.TempDir()
-	s := &provStack{bin: bin, kind: kind, dir: dir, env: []string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn", "LM_ONBOARDING_ENABLED=false"}}
+	s := &provStack{bin: bin, kind: kind, dir: dir, env: append([]string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn", "LM_ONBOARDING_ENABLED=false"}, env...)}
 	t.Cleanup(func() {
 		st, _ := stack.Load(dir)
 		if t.Failed() && st != nil {

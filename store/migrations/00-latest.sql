@@ -1,4 +1,4 @@
--- v0 -> v8: Latest revision
+-- v0 -> v9: Latest revision
 
 -- homeserver_session keeps the login of the service account per homeserver,
 -- so that a restart reuses it instead of logging in again.
@@ -344,3 +344,27 @@ CREATE TABLE record_mark (
 CREATE INDEX record_mark_target ON record_mark (room_id, target);
 
 CREATE UNIQUE INDEX deletion_log_event ON deletion_log (room_id, event_id);
+
+-- bridge_inbox keeps every mail the bridge's SMTP server accepted for a
+-- room until it is posted there: a mail is accepted only once it is here,
+-- and posted once (a Message-ID is kept once per room).
+CREATE TABLE bridge_inbox (
+	room        TEXT   NOT NULL,
+	message_id  TEXT   NOT NULL,
+	-- only: postgres
+	raw         BYTEA  NOT NULL,
+	-- only: sqlite (line commented)
+--	raw         BLOB   NOT NULL,
+	received_at BIGINT NOT NULL,
+	posted_at   BIGINT,
+	PRIMARY KEY (room, message_id)
+);
+
+-- bridge_outbox records the Matrix events mailed, so that an event the
+-- homeserver delivers again is not mailed again.
+CREATE TABLE bridge_outbox (
+	event_id   TEXT   PRIMARY KEY,
+	room       TEXT   NOT NULL,
+	message_id TEXT   NOT NULL,
+	mailed_at  BIGINT NOT NULL
+);

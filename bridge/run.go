@@ -1,0 +1,294 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sirupsen/logrus"
+	"go.mau.fi/util/dbutil"
+	"gopkg.in/yaml.v3"
+	"maunium.net/go/mautrix/appservice"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
+	"maunium.net/go/mautrix/bridgev2/commands"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/matrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/config"
+)
+
+// Inbox keeps received mail until it is posted, so that an accepted mail
+// reaches its room exactly once across restarts.
+type Inbox interface {
+	// AddInbound records the raw mail for room unless a mail with the
+	// same Message-ID was recorded for it; it reports whether it is new.
+	AddInbound(ctx context.Context, room, messageID string, raw []byte, at time.Time) (bool, error)
+	// PendingInbound returns the mails not posted yet, oldest first.
+	PendingInbound(ctx context.Context) ([]InboundMail, error)
+	// MarkPosted records that the mail is in its room.
+	MarkPosted(ctx context.Context, room, messageID string, at time.Time) error
+}
+
+// InboundMail is a received mail waiting to be posted.
+type InboundMail struct {
+	Room, MessageID string
+	Raw             []byte
+}
+
+// Store is what the bridge keeps in the service's database.
+type Store interface {
+	Outbox
+	Inbox
+}
+
+// Options configure a running bridge.
+type Options struct {
+	Config  *config.Bridge
+	Schools *Schools
+	// HomeserverURL and ServerName of the bridge's homeserver; Dendrite
+	// v0.13.8 advertises only spec v1.2, which bridgev2 accepts only when
+	// told (IgnoreUnsupportedServer).
+	HomeserverURL, ServerName string
+	Dendrite                  bool
+	Registration              *appservice.Registration
+	// DB is the bridge's own database (bridgev2's tables).
+	DB    *dbutil.Database
+	Store Store
+	// Owner is the Matrix account that owns the relay login (the service
+	// account of the bridge's homeserver).
+	Owner id.UserID
+	// Members are the Matrix members of each room, by room ID; they are
+	// invited to the room.
+	Members   map[string][]id.UserID
+	Log       logrus.FieldLogger
+	Zerolog   zerolog.Logger
+	RelayPass string
+}
+
+// Running is a started bridge.
+type Running struct {
+	br     *bridgev2.Bridge
+	net    *Network
+	smtp   *Server
+	login  *bridgev2.UserLogin
+	store  Store
+	log    logrus.FieldLogger
+	wake   chan struct{}
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	// Rooms maps room IDs to their Matrix rooms.
+	Rooms map[string]id.RoomID
+}
+
+// Start starts the bridge: bridgev2 with its appservice, the rooms (made
+// on first start, the members invited), the SMTP server and the poster of
+// received mail. It returns once everything runs.
+func Start(ctx context.Context, o Options) (*Running, error) {
+	c := o.Config
+	bcfg, err := bridgeConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	n := &Network{Config: c, Schools: o.Schools, Outbox: o.Store,
+		Relay: &Relay{Addr: c.Relay.Address, Username: c.Relay.Username, Password: o.RelayPass, HelloName: c.MailDomain,
+			Attempts: c.Relay.Attempts, RetryAfter: c.Relay.RetryAfter}}
+	mc := matrix.NewConnector(bcfg)
+	mc.IgnoreUnsupportedServer = o.Dendrite
+	br := bridgev2.NewBridge("landesmessenger-mail", o.DB, o.Zerolog, &bcfg.Bridge, mc, n, commands.NewProcessor)
+	if err := br.Start(ctx); err != nil {
+		return nil, fmt.Errorf("bridge: start: %w", err)
+	}
+	r := &Running{br: br, net: n, store: o.Store, log: o.Log, wake: make(chan struct{}, 1), Rooms: map[string]id.RoomID{}}
+	fail := func(err error) (*Running, error) {
+		br.Stop()
+		return nil, err
+	}
+	user, err := br.GetUserByMXID(ctx, o.Owner)
+	if err != nil {
+		return fail(fmt.Errorf("bridge: owner %s: %w", o.Owner, err))
+	}
+	r.login, err = user.NewLogin(ctx, &database.UserLogin{ID: RelayLoginID, RemoteName: "Schulbrücke"}, nil)
+	if err != nil {
+		return fail(fmt.Errorf("bridge: relay login: %w", err))
+	}
+	for _, room := range c.Rooms {
+		portal, err := br.GetPortalByKey(ctx, PortalKey(room.ID))
+		if err != nil {
+			return fail(fmt.Errorf("bridge: room %s: %w", room.ID, err))
+		}
+		if portal.MXID == "" {
+			info, err := r.login.Client.GetChatInfo(ctx, portal)
+			if err != nil {
+				return fail(err)
+			}
+			if err := portal.CreateMatrixRoom(ctx, r.login, info); err != nil {
+				return fail(fmt.Errorf("bridge: create room %s: %w", room.ID, err))
+			}
+		}
+		if portal.Relay == nil {
+			if err := portal.SetRelay(ctx, r.login); err != nil {
+				return fail(fmt.Errorf("bridge: relay of %s: %w", room.ID, err))
+			}
+		}
+		for _, u := range o.Members[room.ID] {
+			if err := br.Bot.EnsureInvited(ctx, portal.MXID, u); err != nil {
+				o.Log.WithError(err).WithFields(logrus.Fields{"room": room.ID, "user_id": u.String()}).Warn("cannot invite a member")
+			}
+		}
+		r.Rooms[room.ID] = portal.MXID
+		o.Log.WithFields(logrus.Fields{"room": room.ID, "room_id": portal.MXID.String(), "address": c.Address(room)}).Info("bridged room ready")
+	}
+	r.smtp, err = Listen(r, ServerOptions{Addr: c.SMTPListen, Domain: c.MailDomain, MaxMail: c.MaxMail,
+		Limits: Limits{MaxAttachment: c.MaxAttachment, MaxParts: 100}, Log: o.Log.WithField("component", "smtp")})
+	if err != nil {
+		return fail(err)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		if err := r.smtp.Serve(); err != nil {
+			o.Log.WithError(err).Error("SMTP server stopped")
+		}
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.postLoop(bg)
+	}()
+	o.Log.WithFields(logrus.Fields{"smtp": r.smtp.Addr(), "rooms": len(r.Rooms)}).Info("school bridge running")
+	return r, nil
+}
+
+// SMTPAddr is the address of the bridge's SMTP server.
+func (r *Running) SMTPAddr() string { return r.smtp.Addr() }
+
+// Stop stops the SMTP server, the poster and bridgev2.
+func (r *Running) Stop() {
+	_ = r.smtp.Close()
+	r.cancel()
+	r.wg.Wait()
+	r.br.Stop()
+}
+
+// Recipient implements Receiver: the room of the address, if from is one
+// of its mailboxes.
+func (r *Running) Recipient(from, to string) (string, error) {
+	c := r.net.Config
+	for _, room := range c.Rooms {
+		if !strings.EqualFold(c.Address(room), to) {
+			continue
+		}
+		for _, mb := range r.net.Mailboxes(room) {
+			if mb.Address == strings.ToLower(from) {
+				return room.ID, nil
+			}
+		}
+		return "", fmt.Errorf("%s is not a mailbox of this room; only its schools' mailboxes may write to it", from)
+	}
+	return "", fmt.Errorf("no room has the address %s", to)
+}
+
+// Deliver implements Receiver: the mail is kept until the poster has put
+// it in every room.
+func (r *Running) Deliver(ctx context.Context, in *Incoming, raw []byte, rooms []string) error {
+	for _, room := range rooms {
+		if _, err := r.store.AddInbound(ctx, room, in.MessageID, raw, time.Now()); err != nil {
+			return err
+		}
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// postLoop posts the mails waiting in the inbox, at start (what a crash
+// left) and whenever one arrives.
+func (r *Running) postLoop(ctx context.Context) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		pending, err := r.store.PendingInbound(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.WithError(err).Warn("cannot read the inbox")
+		}
+		for _, m := range pending {
+			if ctx.Err() != nil {
+				return
+			}
+			in, err := ParseIncoming(bytes.NewReader(m.Raw), Limits{MaxAttachment: r.net.Config.MaxAttachment, MaxParts: 100})
+			if err == nil {
+				err = r.net.Incoming(ctx, r.login, m.Room, in)
+			}
+			if err != nil {
+				r.log.WithError(err).WithFields(logrus.Fields{"room": m.Room, "message_id": m.MessageID}).Warn("cannot post a mail yet")
+				continue
+			}
+			if err := r.store.MarkPosted(ctx, m.Room, m.MessageID, time.Now()); err != nil {
+				r.log.WithError(err).Warn("cannot mark a mail posted")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// bridgeConfig is bridgev2's configuration of the bridge.
+func bridgeConfig(o Options) (*bridgeconfig.Config, error) {
+	reg := o.Registration
+	if reg == nil {
+		return nil, errors.New("bridge: no appservice registration")
+	}
+	host, portText, err := net.SplitHostPort(o.Config.AppserviceListen)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: appservice_listen: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: appservice_listen: %w", err)
+	}
+	cfg := &bridgeconfig.Config{}
+	cfg.Homeserver = bridgeconfig.HomeserverConfig{Address: o.HomeserverURL, Domain: o.ServerName, Software: bridgeconfig.SoftwareStandard}
+	cfg.AppService = bridgeconfig.AppserviceConfig{
+		Address: "http://" + o.Config.AppserviceListen, Hostname: host, Port: uint16(port),
+		ID: reg.ID, Bot: bridgeconfig.BotUserConfig{Username: reg.SenderLocalpart, Displayname: "Schulbrücke"},
+		ASToken: reg.AppToken, HSToken: reg.ServerToken, UsernameTemplate: GhostPrefix + "{{.}}",
+	}
+	relay := `enabled: true
+admin_only: false
+default_relays: [relay]
+message_formats: {m.text: "{{ .Message }}", m.notice: "{{ .Message }}", m.emote: "* {{ .Message }}", m.file: "{{ .Message }}", m.image: "{{ .Message }}", m.audio: "{{ .Message }}", m.video: "{{ .Message }}"}
+displayname_format: "{{ .DisplayName }}"
+`
+	if err := yaml.Unmarshal([]byte(relay), &cfg.Bridge.Relay); err != nil {
+		return nil, err
+	}
+	cfg.Bridge.CommandPrefix = "!schule"
+	cfg.Bridge.PortalEventBuffer = 64
+	cfg.Bridge.Permissions = bridgeconfig.PermissionConfig{
+		"*":             {SendEvents: true},
+		string(o.Owner): {SendEvents: true, Commands: true, Admin: true, ManageRelay: true, MaxLogins: 1},
+		o.ServerName:    {SendEvents: true},
+	}
+	cfg.Matrix = bridgeconfig.MatrixConfig{MessageStatusEvents: true, MessageErrorNotices: true, FederateRooms: true, UploadFileThreshold: 0}
+	cfg.Encryption = bridgeconfig.EncryptionConfig{Allow: false}
+	return cfg, nil
+}
+
+// GhostPrefix starts the localpart of every ghost: @schule_1234:SERVER.
+const GhostPrefix = "schule_"

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/sirupsen/logrus"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/bridge"
+	"github.com/landesmessenger/landesmessenger/stack"
+)
+
+// TestSchoolBridge runs the school bridge in serve on both kinds with
+// Mailpit as the schools' mail server: a member of the Schulamt writes in
+// the bridged room and the schools' mailboxes get a threaded mail from the
+// room's address in her name; a school answers by mail and the answer
+// appears as the school's user, threaded, without the quoted history;
+// attachments both ways; an unknown sender and a malformed mail are
+// refused with the reason.
+func TestSchoolBridge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test with real homeservers; run without -short")
+	}
+	bin := buildBinary(t)
+	for _, kind := range provKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			mp := startTestMailpit(t)
+			smtpAddr, asAddr := freeLoopback(t), freeLoopback(t)
+			s := upStackWith(t, bin, kind, []string{"LM_BRIDGE_SMTP=" + smtpAddr, "LM_BRIDGE_APPSERVICE=" + asAddr, "LM_BRIDGE_RELAY=" + mp.SMTPAddr}, "--homeserver", kind)
+			s.firstApply(t)
+			bridgeSteps(t, s, mp, smtpAddr)
+		})
+	}
+}
+
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startTestMailpit(t *testing.T) *stack.Mailpit {
+	t.Helper()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	exe, err := stack.EnsureMailpit(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := stack.StartMailpit(ctx, exe, t.TempDir(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mp.Stop() })
+	return mp
+}
+
+var roomIDRE = regexp.MustCompile(`room_id="?(![^" ]+)"?`)
+
+func bridgeSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr string) {
+	ctx := context.Background()
+	serve := s.serveRun(t)
+	at := serve.logs.waitFor(0, 3*time.Minute, "bridged room ready", "schulamt-kassel")
+	if at < 0 {
+		t.Fatalf("no bridged room:\n%s", provLastLines(serve.logs.String(), 40))
+	}
+	m := roomIDRE.FindStringSubmatch(strings.Split(serve.logs.String(), "\n")[at])
+	if m == nil {
+		t.Fatalf("no room ID in %q", strings.Split(serve.logs.String(), "\n")[at])
+	}
+	room := id.RoomID(m[1])
+	schule := s.server(t, "schule")
+	cs := s.user(t, "cschulz", "schule")
+	cli := s.mustLogin(t, "schule", cs)
+	var err error
+	for i := 0; i < 50; i++ {
+		if _, err = cli.JoinRoom(ctx, room.String(), nil); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("cschulz joins the bridged room: %v", err)
+	}
+	const address = "raum-schulamt-kassel@schulbruecke.hessen.test"
+
+	// Matrix -> mail.
+	sent, err := cli.SendText(ctx, room, "Bitte die Zeugnislisten bis Freitag schicken.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := waitMail(t, mp, func(mm stack.MailpitMessage) bool { return strings.Contains(mm.Subject, "Zeugnislisten") })
+	if msg.From.Address != address || !strings.Contains(msg.From.Name, "Christina Schulz") || strings.Contains(msg.From.Name, "@") || len(msg.To) != 3 {
+		t.Errorf("mail: from %q <%s>, %d recipients; want the room's address in Christina Schulz's name to 3 mailboxes", msg.From.Name, msg.From.Address, len(msg.To))
+	}
+	raw, err := mp.Raw(ctx, msg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(cs.String())) {
+		t.Error("the mail shows the Matrix ID of the sender")
+	}
+	messageID := "<" + msg.MessageID + ">"
+
+	// Mail -> Matrix: the school's answer, threaded, without the quote.
+	reply := "From: Musterschule Kassel <poststelle@1234.schulen.hessen.test>\r\nTo: " + address + "\r\nSubject: Re: Zeugnislisten\r\n" +
+		"Message-ID: <antwort-1@1234.schulen.hessen.test>\r\nIn-Reply-To: " + messageID + "\r\nReferences: " + messageID + "\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\nListen kommen am Donnerstag.\r\n\r\nAm 27.11.2026 schrieb Schulamt Kassel:\r\n> Bitte die Zeugnislisten bis Freitag schicken.\r\n"
+	if err := smtpSend(smtpAddr, "poststelle@1234.schulen.hessen.test", address, reply); err != nil {
+		t.Fatalf("the school's answer: %v", err)
+	}
+	ghost := id.NewUserID(bridge.GhostPrefix+"1234", schule.ServerName)
+	got := waitRoomMessage(t, cli, room, func(e *event.Event) bool {
+		return e.Sender == ghost && strings.Contains(e.Content.AsMessage().Body, "Listen kommen am Donnerstag")
+	})
+	body := got.Content.AsMessage().Body
+	if strings.Contains(body, "> Bitte") {
+		t.Errorf("answer with the quoted history: %q", body)
+	}
+	if rel := got.Content.AsMessage().RelatesTo; rel == nil || (rel.GetThreadParent() != sent.EventID && rel.GetReplyTo() != sent.EventID) {
+		t.Errorf("answer not threaded onto %s: %+v", sent.EventID, rel)
+	}
+	// The same mail again (a retry of the school's server) is not posted twice.
+	if err := smtpSend(smtpAddr, "poststelle@1234.schulen.hessen.test", address, reply); err != nil {
+		t.Fatalf("the same answer again: %v", err)
+	}
+
+	// Refusals.
+	stranger := strings.Replace(reply, "poststelle@1234.schulen.hessen.test", "fremd@example.test", 1)
+	if err := smtpSend(smtpAddr, "fremd@example.test", address, stranger); smtpCode(err) != 550 || !strings.Contains(err.Error(), "not a mailbox of this room") {
+		t.Errorf("unknown sender: got %v, want 550", err)
+	}
+	if err := smtpSend(smtpAddr, "poststelle@1234.schulen.hessen.test", address, "From: poststelle@1234.schulen.hessen.test\r\nSubject: kaputt\r\n\r\nohne Message-ID"); smtpCode(err) != 554 || !strings.Contains(err.Error(), "Message-ID") {
+		t.Errorf("malformed mail: got %v, want 554 naming the Message-ID", err)
+	}
+
+	// Attachments both ways.
+	up, err := cli.UploadBytes(ctx, []byte("Klasse;Anzahl\n5a;27\n"), "text/csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cli.SendMessageEvent(ctx, room, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgFile, Body: "klassen.csv", FileName: "klassen.csv", URL: up.ContentURI.CUString(), Info: &event.FileInfo{MimeType: "text/csv", Size: 20},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFile := waitMail(t, mp, func(mm stack.MailpitMessage) bool { return mm.Attachments == 1 })
+	if withFile.From.Address != address {
+		t.Errorf("mail with the file from %s", withFile.From.Address)
+	}
+	withAttachment := "From: poststelle@5678.schulen.hessen.test\r\nTo: " + address + "\r\nSubject: Unterlagen\r\nMessage-ID: <anlage-1@5678.schulen.hessen.test>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die Liste.\r\n" +
+		"--b1\r\nContent-Type: text/csv; name=liste.csv\r\nContent-Disposition: attachment; filename=liste.csv\r\nContent-Transfer-Encoding: base64\r\n\r\nYTtiCjE7Mgo=\r\n--b1--\r\n"
+	if err := smtpSend(smtpAddr, "poststelle@5678.schulen.hessen.test", address, withAttachment); err != nil {
+		t.Fatalf("mail with an attachment: %v", err)
+	}
+	school2 := id.NewUserID(bridge.GhostPrefix+"5678", schule.ServerName)
+	file := waitRoomMessage(t, cli, room, func(e *event.Event) bool {
+		return e.Sender == school2 && e.Content.AsMessage().MsgType == event.MsgFile
+	})
+	mxc, _ := file.Content.AsMessage().URL.Parse()
+	data, err := cli.DownloadBytes(ctx, mxc)
+	if err != nil || string(data) != "a;b\n1;2\n" {
+		t.Errorf("attachment in the room: %q, %v", data, err)
+	}
+	// The answer was posted once.
+	if n := countRoomMessages(t, cli, room, func(e *event.Event) bool {
+		return e.Sender == ghost && strings.Contains(e.Content.AsMessage().Body, "Listen kommen am Donnerstag")
+	}); n != 1 {
+		t.Errorf("the answer sent twice is in the room %d times, want once", n)
+	}
+}
+
+func smtpSend(addr, from, to, msg string) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.SendMail(from, []string{to}, strings.NewReader(msg))
+}
+
+func smtpCode(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+func waitMail(t *testing.T, mp *stack.Mailpit, match func(stack.MailpitMessage) bool) stack.MailpitMessage {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		msgs, err := mp.Messages(context.Background(), 100)
+		if err == nil {
+			for _, m := range msgs {
+				if match(m) {
+					return m
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no such mail at Mailpit within 60 s")
+	return stack.MailpitMessage{}
+}
+
+func roomMessages(t *testing.T, cli *mautrix.Client, room id.RoomID) []*event.Event {
+	t.Helper()
+	resp, err := cli.Messages(context.Background(), room, "", "", mautrix.DirectionBackward, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range resp.Chunk {
+		_ = e.Content.ParseRaw(e.Type)
+	}
+	return resp.Chunk
+}
+
+func waitRoomMessage(t *testing.T, cli *mautrix.Client, room id.RoomID, match func(*event.Event) bool) *event.Event {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range roomMessages(t, cli, room) {
+			if e.Type == event.EventMessage && match(e) {
+				return e
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("no such message in %s within 60 s", room)
+	return nil
+}
+
+func countRoomMessages(t *testing.T, cli *mautrix.Client, room id.RoomID, match func(*event.Event) bool) int {
+	n := 0
+	for _, e := range roomMessages(t, cli, room) {
+		if e.Type == event.EventMessage && match(e) {
+			n++
+		}
+	}
+	return n
+}
