@@ -144,11 +144,18 @@ func (n *Network) Incoming(ctx context.Context, login *bridgev2.UserLogin, roomI
 		Data:               in,
 		ConvertMessageFunc: n.convertIncoming,
 	})
-	if !res.Success && !res.Ignored && !res.Queued {
-		if res.Error != nil {
-			return fmt.Errorf("post mail %s in %s: %w", in.MessageID, roomID, res.Error)
-		}
-		return fmt.Errorf("post mail %s in %s: not taken", in.MessageID, roomID)
+	if res.Error != nil {
+		return fmt.Errorf("post mail %s in %s: %w", in.MessageID, roomID, res.Error)
+	}
+	// Posted now or before (a duplicate is ignored): the bridge's message
+	// table says. An event ignored because the bridge is stopping is not
+	// there, and the mail stays in the inbox.
+	msg, err := n.br.DB.Message.GetFirstPartByID(ctx, "", networkid.MessageID(in.MessageID))
+	if err != nil {
+		return fmt.Errorf("post mail %s in %s: %w", in.MessageID, roomID, err)
+	}
+	if msg == nil {
+		return fmt.Errorf("post mail %s in %s: not in the room yet", in.MessageID, roomID)
 	}
 	return nil
 }
@@ -265,10 +272,13 @@ func (c *client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	if err != nil {
 		return nil, err
 	}
-	if messageID == "" {
-		if messageID, err = c.mail(ctx, r, msg); err != nil {
-			return nil, err
-		}
+	if messageID != "" {
+		// Delivered again (a transaction retried, or caught up after a
+		// restart): mailed and saved before, nothing to do.
+		return &bridgev2.MatrixMessageResponse{Pending: true}, nil
+	}
+	if messageID, err = c.mail(ctx, r, msg); err != nil {
+		return nil, err
 	}
 	return &bridgev2.MatrixMessageResponse{DB: &database.Message{
 		ID: networkid.MessageID(messageID), Timestamp: time.UnixMilli(msg.Event.Timestamp),
@@ -344,7 +354,9 @@ func (c *client) mail(ctx context.Context, r config.BridgeRoom, msg *bridgev2.Ma
 		}
 		return "", err
 	}
-	if err := c.n.Outbox.RecordMailed(ctx, msg.Event.ID, r.ID, o.MessageID, c.n.now()); err != nil {
+	// Recorded even if the event's handling is being cancelled: the mail
+	// is out, and must not be sent again.
+	if err := c.n.Outbox.RecordMailed(context.WithoutCancel(ctx), msg.Event.ID, r.ID, o.MessageID, c.n.now()); err != nil {
 		return "", err
 	}
 	return o.MessageID, nil

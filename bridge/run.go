@@ -15,12 +15,14 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.mau.fi/util/dbutil"
 	"gopkg.in/yaml.v3"
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/matrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
@@ -77,6 +79,7 @@ type Options struct {
 // Running is a started bridge.
 type Running struct {
 	br     *bridgev2.Bridge
+	mc     *matrix.Connector
 	net    *Network
 	smtp   *Server
 	login  *bridgev2.UserLogin
@@ -107,7 +110,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	if err := br.Start(ctx); err != nil {
 		return nil, fmt.Errorf("bridge: start: %w", err)
 	}
-	r := &Running{br: br, net: n, store: o.Store, log: o.Log, wake: make(chan struct{}, 1), Rooms: map[string]id.RoomID{}}
+	r := &Running{br: br, mc: mc, net: n, store: o.Store, log: o.Log, wake: make(chan struct{}, 1), Rooms: map[string]id.RoomID{}}
 	fail := func(err error) (*Running, error) {
 		br.Stop()
 		return nil, err
@@ -147,6 +150,17 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		r.Rooms[room.ID] = portal.MXID
 		o.Log.WithFields(logrus.Fields{"room": room.ID, "room_id": portal.MXID.String(), "address": c.Address(room)}).Info("bridged room ready")
 	}
+	// Messages the homeserver delivered but the bridge did not handle
+	// before it stopped (an appservice transaction is acknowledged once
+	// its events are queued) are read from the rooms and handled now.
+	for _, room := range c.Rooms {
+		n, err := r.catchUp(ctx, mc, r.Rooms[room.ID])
+		if err != nil {
+			o.Log.WithError(err).WithField("room", room.ID).Warn("cannot catch up on the room's messages")
+		} else if n > 0 {
+			o.Log.WithFields(logrus.Fields{"room": room.ID, "messages": n}).Info("mailed messages left from before the restart")
+		}
+	}
 	r.smtp, err = Listen(r, ServerOptions{Addr: c.SMTPListen, Domain: c.MailDomain, MaxMail: c.MaxMail,
 		Limits: Limits{MaxAttachment: c.MaxAttachment, MaxParts: 100}, Log: o.Log.WithField("component", "smtp")})
 	if err != nil {
@@ -172,9 +186,12 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 // SMTPAddr is the address of the bridge's SMTP server.
 func (r *Running) SMTPAddr() string { return r.smtp.Addr() }
 
-// Stop stops the SMTP server, the poster and bridgev2.
+// Stop stops taking mail and Matrix events first (the SMTP server and
+// the appservice's HTTP listener: what is not taken is retried by the
+// sender), then the poster and bridgev2.
 func (r *Running) Stop() {
 	_ = r.smtp.Close()
+	r.mc.AS.Stop()
 	r.cancel()
 	r.wg.Wait()
 	r.br.Stop()
@@ -279,7 +296,10 @@ displayname_format: "{{ .DisplayName }}"
 		return nil, err
 	}
 	cfg.Bridge.CommandPrefix = "!schule"
-	cfg.Bridge.PortalEventBuffer = 64
+	// Events are handled as they come (no buffer): a mail is marked posted
+	// only once it is in the room, and an appservice transaction is
+	// answered only once its messages are mailed.
+	cfg.Bridge.PortalEventBuffer = 0
 	cfg.Bridge.Permissions = bridgeconfig.PermissionConfig{
 		"*":             {SendEvents: true},
 		string(o.Owner): {SendEvents: true, Commands: true, Admin: true, ManageRelay: true, MaxLogins: 1},
@@ -292,3 +312,63 @@ displayname_format: "{{ .DisplayName }}"
 
 // GhostPrefix starts the localpart of every ghost: @schule_1234:SERVER.
 const GhostPrefix = "schule_"
+
+// catchUpLimit and catchUpWindow bound how far back catchUp reads a room:
+// the newest 5,000 events of the last day.
+const (
+	catchUpLimit  = 5000
+	catchUpWindow = 24 * time.Hour
+)
+
+// catchUp handles the members' messages of room of the last day that were
+// not mailed, oldest first, through bridgev2 as if the homeserver had just
+// delivered them; the outbox keeps any of them from being mailed twice.
+// (A message the relay refused for good is tried again this way.)
+func (r *Running) catchUp(ctx context.Context, mc *matrix.Connector, room id.RoomID) (int, error) {
+	cli := mc.AS.BotClient()
+	var todo []*event.Event
+	from, seen := "", 0
+paging:
+	for seen < catchUpLimit {
+		resp, err := cli.Messages(ctx, room, from, "", mautrix.DirectionBackward, nil, 100)
+		if err != nil {
+			return 0, err
+		}
+		for _, evt := range resp.Chunk {
+			seen++
+			if evt.Type != event.EventMessage || evt.StateKey != nil || r.bridged(evt.Sender, mc) || evt.Unsigned.RedactedBecause != nil {
+				continue
+			}
+			if time.Since(time.UnixMilli(evt.Timestamp)) > catchUpWindow {
+				break paging
+			}
+			mailed, err := r.store.Mailed(ctx, evt.ID)
+			if err != nil {
+				return 0, err
+			}
+			if mailed != "" {
+				continue
+			}
+			evt.RoomID = room
+			todo = append(todo, evt)
+		}
+		if resp.End == "" || len(resp.Chunk) == 0 {
+			break
+		}
+		from = resp.End
+	}
+	for i := len(todo) - 1; i >= 0; i-- {
+		evt := todo[i]
+		evt.Mautrix.EventSource = event.SourceTimeline
+		evt.Type.Class = event.MessageEventType
+		_ = evt.Content.ParseRaw(evt.Type)
+		mc.EventProcessor.Dispatch(ctx, evt)
+	}
+	return len(todo), nil
+}
+
+// bridged reports whether user is the bridge's bot or one of its ghosts.
+func (r *Running) bridged(user id.UserID, mc *matrix.Connector) bool {
+	local, _, _ := user.Parse()
+	return user == mc.Bot.UserID || strings.HasPrefix(local, GhostPrefix)
+}

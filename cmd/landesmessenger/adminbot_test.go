@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +64,11 @@ func (s *provStack) serveRun(t *testing.T, env ...string) *serveProc {
 		p.stop(t)
 		if t.Failed() {
 			t.Logf("serve %v log (last 60 lines):\n%s", env, provLastLines(p.logs.String(), 60))
+			if dir := os.Getenv("LM_TEST_SERVE_LOG_DIR"); dir != "" {
+				f := filepath.Join(dir, fmt.Sprintf("serve-%d.log", p.cmd.Process.Pid))
+				_ = os.WriteFile(f, []byte(p.logs.String()), 0o600)
+				t.Logf("whole serve log: %s", f)
+			}
 		}
 	})
 	return p

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +193,12 @@ func bridgeSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr string)
 	}); n != 1 {
 		t.Errorf("the answer sent twice is in the room %d times, want once", n)
 	}
+
+	n := 500
+	if v, err := strconv.Atoi(os.Getenv("LM_BRIDGE_STREAM")); err == nil && v > 0 {
+		n = v
+	}
+	t.Run("restart during a stream", func(t *testing.T) { bridgeRestartSteps(t, s, mp, smtpAddr, serve, cli, room, n) })
 }
 
 func smtpSend(addr, from, to, msg string) error {
@@ -260,4 +271,161 @@ func countRoomMessages(t *testing.T, cli *mautrix.Client, room id.RoomID, match 
 		}
 	}
 	return n
+}
+
+// bridgeRestartSteps streams n messages each way while serve (and so the
+// bridge) is restarted in the middle: every Matrix message reaches Mailpit
+// exactly once and every accepted mail is in the room exactly once. The
+// mail side retries like a mail server does while the bridge is down.
+func bridgeRestartSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr string, serve *serveProc, cli *mautrix.Client, room id.RoomID, n int) {
+	ctx := context.Background()
+	const address = "raum-schulamt-kassel@schulbruecke.hessen.test"
+	fromMatrix := make(chan error, 1)
+	fromMail := make(chan error, 1)
+	halfway := make(chan struct{})
+	go func() {
+		for i := 0; i < n; i++ {
+			if i == n/3 {
+				close(halfway)
+			}
+			if _, err := cli.SendText(ctx, room, fmt.Sprintf("Strom %d aus Matrix", i)); err != nil {
+				fromMatrix <- err
+				return
+			}
+		}
+		fromMatrix <- nil
+	}()
+	go func() {
+		for i := 0; i < n; i++ {
+			msg := fmt.Sprintf("From: poststelle@1234.schulen.hessen.test\r\nTo: %s\r\nSubject: Strom\r\nMessage-ID: <strom-%d@1234.schulen.hessen.test>\r\n\r\nStrom %d aus E-Mail\r\n", address, i, i)
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				err := smtpSend(smtpAddr, "poststelle@1234.schulen.hessen.test", address, msg)
+				if err == nil {
+					break
+				}
+				if code := smtpCode(err); code >= 500 || time.Now().After(deadline) {
+					fromMail <- fmt.Errorf("mail %d: %w", i, err)
+					return
+				}
+				time.Sleep(200 * time.Millisecond) // a mail server retries later
+			}
+		}
+		fromMail <- nil
+	}()
+	<-halfway
+	serve.stop(t)
+	time.Sleep(time.Second)
+	restarted := s.serveRun(t)
+	if restarted.logs.waitFor(0, 3*time.Minute, "school bridge running") < 0 {
+		t.Fatalf("bridge did not come back:\n%s", provLastLines(restarted.logs.String(), 40))
+	}
+	for _, ch := range []chan error{fromMatrix, fromMail} {
+		if err := <-ch; err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+	}
+	// Matrix -> mail: each message mailed once.
+	re := regexp.MustCompile(`Strom (\d+) aus Matrix`)
+	deadline := time.Now().Add(3 * time.Minute)
+	var counts map[string]int
+	for {
+		counts = map[string]int{}
+		msgs, err := mp.Messages(ctx, 5*n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if sm := re.FindStringSubmatch(m.Subject); sm != nil {
+				counts[sm[1]]++
+			}
+		}
+		if len(counts) >= n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	dups := 0
+	for _, c := range counts {
+		if c > 1 {
+			dups++
+		}
+	}
+	if len(counts) != n || dups != 0 {
+		t.Errorf("Matrix -> mail across the restart: %d of %d messages mailed, %d mailed more than once", len(counts), n, dups)
+	}
+	// Mail -> Matrix: each accepted mail posted once.
+	ghost := id.NewUserID(bridge.GhostPrefix+"1234", s.server(t, "schule").ServerName)
+	reMail := regexp.MustCompile(`Strom (\d+) aus E-Mail`)
+	deadline = time.Now().Add(3 * time.Minute)
+	var posted map[string]int
+	for {
+		posted = map[string]int{}
+		from := ""
+		for {
+			resp, err := cli.Messages(ctx, room, from, "", mautrix.DirectionBackward, nil, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range resp.Chunk {
+				if e.Type == event.EventMessage && e.Sender == ghost {
+					_ = e.Content.ParseRaw(e.Type)
+					if sm := reMail.FindStringSubmatch(e.Content.AsMessage().Body); sm != nil {
+						posted[sm[1]]++
+					}
+				}
+			}
+			if resp.End == "" || len(resp.Chunk) == 0 {
+				break
+			}
+			from = resp.End
+		}
+		if len(posted) >= n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	// Dendrite's /messages skips events of a busy room (its pagination
+	// is not exact), so presence is checked event by event: the bridge's
+	// message table names the event of each mail, which must be in the
+	// room as the school's message. Duplicates show in any page.
+	if len(posted) < n {
+		raw, err := sql.Open("sqlite", filepath.Join(s.dir, "bridge.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		for i := 0; i < n; i++ {
+			if posted[strconv.Itoa(i)] > 0 {
+				continue
+			}
+			var mxid string
+			if err := raw.QueryRowContext(ctx, `SELECT mxid FROM message WHERE id = $1`, fmt.Sprintf("<strom-%d@1234.schulen.hessen.test>", i)).Scan(&mxid); err != nil {
+				continue
+			}
+			e, err := cli.GetEvent(ctx, room, id.EventID(mxid))
+			if err != nil || e.Sender != ghost {
+				continue
+			}
+			_ = e.Content.ParseRaw(e.Type)
+			if reMail.MatchString(e.Content.AsMessage().Body) {
+				posted[strconv.Itoa(i)] = 1
+			}
+		}
+	}
+	dups = 0
+	for _, c := range posted {
+		if c > 1 {
+			dups++
+		}
+	}
+	if len(posted) != n || dups != 0 {
+		var missing []int
+		for i := 0; i < n && len(missing) < 10; i++ {
+			if posted[strconv.Itoa(i)] == 0 {
+				missing = append(missing, i)
+			}
+		}
+		t.Errorf("mail -> Matrix across the restart: %d of %d mails posted (missing e.g. %v), %d posted more than once", len(posted), n, missing, dups)
+	}
 }
