@@ -26,7 +26,7 @@ func startMailpit(t *testing.T) *stack.Mailpit {
 	if err != nil {
 		t.Fatalf("install Mailpit: %v", err)
 	}
-	mp, err := stack.StartMailpit(ctx, exe, t.TempDir(), "127.0.0.1")
+	mp, err := stack.StartMailpit(ctx, exe, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,17 +28,15 @@ type Mailpit struct {
 	done     chan struct{}
 }
 
-// StartMailpit starts exe on free ports of ip (a loopback address) with
-// its database and log in dir, and waits until its API answers.
-func StartMailpit(ctx context.Context, exe, dir, ip string) (*Mailpit, error) {
-	if parsed := net.ParseIP(ip); parsed == nil || !parsed.IsLoopback() {
-		return nil, fmt.Errorf("mailpit: %q is not a loopback address", ip)
-	}
-	smtpPort, err := freePort(ip)
+// StartMailpit starts exe with its SMTP server on smtpAddr and its web UI
+// and API on httpAddr (loopback IP:port; port 0 picks a free one) with its
+// database and log in dir, and waits until its API answers.
+func StartMailpit(ctx context.Context, exe, dir, smtpAddr, httpAddr string) (*Mailpit, error) {
+	ip, smtpPort, err := loopbackAddr(smtpAddr)
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort(ip)
+	_, httpPort, err := loopbackAddr(httpAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +156,25 @@ func (m *Mailpit) get(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("mailpit: %s: %s", path, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// loopbackAddr splits a loopback IP:port, choosing a free port for 0.
+func loopbackAddr(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("mailpit: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return "", 0, fmt.Errorf("mailpit: %q is not a loopback address", host)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return "", 0, fmt.Errorf("mailpit: port %q: %w", portText, err)
+	}
+	if port == 0 {
+		port, err = freePort(host)
+	}
+	return host, port, err
 }
 
 // freePort returns a TCP port on ip that is free now.

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,8 +30,38 @@ func bridgeCommand() *cli.Command {
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `PATH` (default: bridge.registration_file, or STACK_DIR/bridge/registration.yaml)"},
 			},
 			Action: bridgeGenerateRegistration,
+		}, {
+			Name:      "mailcatcher",
+			Usage:     "run Mailpit (installed into the cache) as a local mail catcher for the bridge's outgoing mail, until interrupted",
+			UsageText: "landesmessenger bridge mailcatcher [--smtp 127.0.0.1:1025] [--ui 127.0.0.1:8025] [--dir DIR]",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "smtp", Value: "127.0.0.1:1025", Usage: "SMTP `ADDRESS` (the bridge's relay; loopback)"},
+				&cli.StringFlag{Name: "ui", Value: "127.0.0.1:8025", Usage: "web UI `ADDRESS` (loopback)"},
+				&cli.StringFlag{Name: "dir", Value: ".demo/mailcatcher", Usage: "`DIR` for its database and log"},
+			},
+			Action: bridgeMailcatcher,
 		}},
 	}
+}
+
+func bridgeMailcatcher(c *cli.Context) error {
+	log, err := newLogger(c, nil)
+	if err != nil {
+		return err
+	}
+	exe, err := stack.EnsureMailpit(c.Context, log)
+	if err != nil {
+		return err
+	}
+	mp, err := stack.StartMailpit(c.Context, exe, c.String("dir"), c.String("smtp"), c.String("ui"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "mail catcher (Mailpit %s, pid %d): SMTP %s, mails at %s\n", stack.MailpitVersion, mp.PID, mp.SMTPAddr, mp.APIURL)
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return mp.Stop()
 }
 
 func bridgeGenerateRegistration(c *cli.Context) error {

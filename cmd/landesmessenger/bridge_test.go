@@ -70,7 +70,7 @@ func startTestMailpit(t *testing.T) *stack.Mailpit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, err := stack.StartMailpit(ctx, exe, t.TempDir(), "127.0.0.1")
+	mp, err := stack.StartMailpit(ctx, exe, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
