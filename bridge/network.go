@@ -110,6 +110,13 @@ func (n *Network) Mailboxes(r config.BridgeRoom) []Mailbox {
 	return out
 }
 
+// Ended reports whether room r is past its end (the last day of the
+// school year, Until, inclusive): it then bridges nothing until the
+// configuration renews it.
+func (n *Network) Ended(r config.BridgeRoom) bool {
+	return !r.Until.IsZero() && !n.now().Before(r.Until.AddDate(0, 0, 1))
+}
+
 // PortalKey is the portal of a configured room.
 func PortalKey(roomID string) networkid.PortalKey {
 	return networkid.PortalKey{ID: networkid.PortalID(roomID)}
@@ -267,6 +274,10 @@ func (c *client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	r, ok := c.n.room(msg.Portal.ID)
 	if !ok {
 		return nil, fmt.Errorf("no bridged room %q", msg.Portal.ID)
+	}
+	if c.n.Ended(r) {
+		return nil, bridgev2.WrapErrorInStatus(fmt.Errorf("Der Raum ist seit dem Ende des Schuljahres (%s) nicht mehr mit den Schulen verbunden; nichts wurde gemailt (room ended)", r.Until.Format("02.01.2006"))).
+			WithErrorAsMessage().WithIsCertain(true).WithSendNotice(true)
 	}
 	messageID, err := c.n.Outbox.Mailed(ctx, msg.Event.ID)
 	if err != nil {

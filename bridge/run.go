@@ -205,6 +205,9 @@ func (r *Running) Recipient(from, to string) (string, error) {
 		if !strings.EqualFold(c.Address(room), to) {
 			continue
 		}
+		if r.net.Ended(room) {
+			return "", fmt.Errorf("this room ended with the school year on %s", room.Until.Format("2006-01-02"))
+		}
 		for _, mb := range r.net.Mailboxes(room) {
 			if mb.Address == strings.ToLower(from) {
 				return room.ID, nil

@@ -3,6 +3,9 @@ package bridge
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/landesmessenger/landesmessenger/config"
 )
 
 const schoolsYAML = `schools:
@@ -111,5 +114,34 @@ func TestRegistration(t *testing.T) {
 	}
 	if _, err := ReadRegistration(t.TempDir() + "/none.yaml"); err == nil || !strings.Contains(err.Error(), "generate-registration") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestRecipient(t *testing.T) {
+	s, err := ParseSchools("schulen.yaml", []byte(schoolsYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2027, 7, 31, 12, 0, 0, 0, time.UTC)
+	cfg := &config.Bridge{MailDomain: "sb.test", Rooms: []config.BridgeRoom{
+		{ID: "a", Schools: []string{"1234"}, Until: time.Date(2027, 7, 31, 0, 0, 0, 0, time.UTC)},
+		{ID: "b", Schools: []string{"5678"}, Teachers: true},
+	}}
+	r := &Running{net: &Network{Config: cfg, Schools: s, Now: func() time.Time { return now }}}
+	for _, tc := range []struct{ from, to, room, err string }{
+		{"poststelle@1234.schulen.hessen.test", "raum-a@sb.test", "a", ""},
+		{"a.beispiel@1234.schulen.hessen.test", "raum-a@sb.test", "", "not a mailbox of this room"},
+		{"poststelle@5678.schulen.hessen.test", "raum-a@sb.test", "", "not a mailbox of this room"},
+		{"poststelle@5678.schulen.hessen.test", "RAUM-B@sb.test", "b", ""},
+		{"poststelle@1234.schulen.hessen.test", "raum-c@sb.test", "", "no room has the address"},
+	} {
+		room, err := r.Recipient(tc.from, tc.to)
+		if room != tc.room || (tc.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("Recipient(%s, %s) = %q, %v; want %q, %q", tc.from, tc.to, room, err, tc.room, tc.err)
+		}
+	}
+	now = now.Add(24 * time.Hour)
+	if _, err := r.Recipient("poststelle@1234.schulen.hessen.test", "raum-a@sb.test"); err == nil || !strings.Contains(err.Error(), "ended with the school year on 2027-07-31") {
+		t.Errorf("after the school year: %v", err)
 	}
 }
