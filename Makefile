@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOTOOLCHAIN := local
 
-.PHONY: all build demo test fmt-check vet unit fuzz bench bench-go bench-stack bench-provisioning bench-bot bench-retention clean
+.PHONY: all build demo test fmt-check vet unit fuzz bench bench-go bench-stack bench-provisioning bench-bot bench-retention bench-bridge clean
 
 all: build
 
@@ -51,10 +51,11 @@ unit:
 # Benchmarks: Go benchmarks, then the stack timings and memory and the
 # provisioning benchmarks (planner at scale, converging a fresh stack against
 # a baseline, no-op reconcile), the admin bot's round trip and the retention
-# sweep against a plain deletion loop, each script writing its section of
+# sweep against a plain deletion loop and the school bridge's latency, each
+# script writing its section of
 # docs/benchmarks.md. The whole run takes about two hours on 2 cores (one
 # converge of the provisioning benchmark takes 11 to 16 minutes there).
-bench: bench-go bench-stack bench-provisioning bench-bot bench-retention
+bench: bench-go bench-stack bench-provisioning bench-bot bench-retention bench-bridge
 
 bench-go:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
@@ -70,6 +71,9 @@ bench-bot: build
 
 bench-retention: build
 	./scripts/bench-retention.sh
+
+bench-bridge: build
+	./scripts/bench-bridge.sh
 
 clean:
 	rm -rf bin
