@@ -1,12 +1,14 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix/id"
 
@@ -110,6 +112,11 @@ func (s *Service) runBridge(ctx context.Context, log logrus.FieldLogger) (*bridg
 		return nil, err
 	}
 	zl := logging.Zerolog(log.WithField("component", "bridgev2"))
+	if conn.Implementation == homeserver.Dendrite {
+		// Dendrite's old spec version is known and accepted (see
+		// docs/school-bridge.md): bridgev2's error about it is a warning.
+		zl = zerolog.New(knownOldServer{logging.NewZerologWriter(log.WithField("component", "bridgev2"))})
+	}
 	db, err := store.OpenPlain(ctx, uri, zl)
 	if err != nil {
 		return nil, err
@@ -155,4 +162,17 @@ func personUser(want *provisioning.Desired, person provisioning.PersonID) id.Use
 		}
 	}
 	return ""
+}
+
+// knownOldServer logs bridgev2's "homeserver is outdated" error as a
+// warning: on Dendrite v0.13.8 it is expected.
+type knownOldServer struct{ w *logging.ZerologWriter }
+
+func (k knownOldServer) Write(p []byte) (int, error) { return k.w.Write(p) }
+
+func (k knownOldServer) WriteLevel(l zerolog.Level, p []byte) (int, error) {
+	if l >= zerolog.ErrorLevel && bytes.Contains(p, []byte("homeserver is outdated")) {
+		l = zerolog.WarnLevel
+	}
+	return k.w.WriteLevel(l, p)
 }

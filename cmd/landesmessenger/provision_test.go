@@ -160,13 +160,18 @@ func upStackWith(t *testing.T, bin, kind string, env []string, args ...string) *
 
 // firstApply applies the stack's configuration once; under load Dendrite
 // may refuse a few joins over federation (docs/homeservers.md), so a failed
-// first apply is logged and tried once more, as serve would after 30 s.
+// first apply is logged and tried twice more after a pause, as serve would.
 func (s *provStack) firstApply(t *testing.T) {
 	t.Helper()
-	if stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg); code != 0 {
-		t.Logf("first apply: exit %d: %s\n%s", code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
-		s.mustLM(t, 0, "apply", "-c", s.cfg)
+	for try := 1; try < 3; try++ {
+		stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg)
+		if code == 0 {
+			return
+		}
+		t.Logf("apply %d: exit %d: %s\n%s", try, code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
+		time.Sleep(5 * time.Second)
 	}
+	s.mustLM(t, 0, "apply", "-c", s.cfg)
 }
 
 // onEachKind runs steps on a fresh stack of every kind in parallel: the
