@@ -54,7 +54,7 @@ func StartMailpit(ctx context.Context, exe, dir, smtpAddr, httpAddr string) (*Ma
 		done:     make(chan struct{}),
 	}
 	m.cmd = exec.Command(exe, "--smtp", m.SMTPAddr, "--listen", net.JoinHostPort(ip, strconv.Itoa(httpPort)),
-		"--database", filepath.Join(dir, "mailpit.db"), "--disable-version-check", "--smtp-max-recipients", "1000")
+		"--database", filepath.Join(dir, "mailpit.db"), "--disable-version-check", "--smtp-max-recipients", "1000", "--max", "0")
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("mailpit: %w", err)
