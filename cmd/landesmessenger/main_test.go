@@ -97,7 +97,7 @@ func TestStackAndServe(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			env := []string{"LM_STACK_DIR=" + dir, "LM_ONBOARDING_ENABLED=false"}
+			env := append([]string{"LM_STACK_DIR=" + dir, "LM_ONBOARDING_ENABLED=false"}, bridgeTestEnv(t)...)
 			t.Cleanup(func() { run(t, bin, env, "stack", "down", "--purge") })
 
 			stdout, stderr, code := run(t, bin, env, "stack", "up", "-c", "config/example.yaml", "--homeserver", kind)

@@ -100,7 +100,8 @@ func upStack(t *testing.T, bin, kind string, args ...string) *provStack {
 func upStackWith(t *testing.T, bin, kind string, env []string, args ...string) *provStack {
 	t.Helper()
 	dir := t.TempDir()
-	s := &provStack{bin: bin, kind: kind, dir: dir, env: append([]string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn", "LM_ONBOARDING_ENABLED=false"}, env...)}
+	base := append([]string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn", "LM_ONBOARDING_ENABLED=false"}, bridgeTestEnv(t)...)
+	s := &provStack{bin: bin, kind: kind, dir: dir, env: append(base, env...)}
 	t.Cleanup(func() {
 		st, _ := stack.Load(dir)
 		if t.Failed() && st != nil {
@@ -156,6 +157,14 @@ func upStackWith(t *testing.T, bin, kind string, env []string, args ...string) *
 	s.state = st
 	s.cfg = provRenderConfig(t, t.TempDir(), dir, provRepoPath(t, "config/directory.yaml"))
 	return s
+}
+
+// bridgeTestEnv gives the school bridge of the example configuration free
+// loopback ports, so that parallel tests running serve do not share them
+// (a later value of the same variable wins).
+func bridgeTestEnv(t *testing.T) []string {
+	t.Helper()
+	return []string{"LM_BRIDGE_SMTP=" + freeLoopback(t), "LM_BRIDGE_APPSERVICE=" + freeLoopback(t), "LM_BRIDGE_RELAY=" + freeLoopback(t)}
 }
 
 // firstApply applies the stack's configuration once; under load Dendrite

@@ -98,7 +98,7 @@ func TestServeReconcilesOnDirectoryChange(t *testing.T) {
 			if err := os.WriteFile(dirFile, people, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			env := []string{"LM_STACK_DIR=" + dir, "LM_DIRECTORY_FILE=" + dirFile, "LM_ONBOARDING_ENABLED=false"}
+			env := append([]string{"LM_STACK_DIR=" + dir, "LM_DIRECTORY_FILE=" + dirFile, "LM_ONBOARDING_ENABLED=false"}, bridgeTestEnv(t)...)
 			t.Cleanup(func() { run(t, bin, env, "stack", "down", "--purge") })
 			if out, errOut, code := run(t, bin, env, "stack", "up", "-c", "config/example.yaml", "--homeserver", kind); code != 0 {
 				t.Fatalf("stack up: exit %d\n%s\n%s", code, out, errOut)
