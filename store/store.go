@@ -51,21 +51,40 @@ func Open(ctx context.Context, uri string, log zerolog.Logger) (*Store, error) {
 }
 
 func open(ctx context.Context, uri string, log zerolog.Logger) (*Store, error) {
-	target, err := parseURI(uri)
-	if err != nil {
-		return nil, err
-	}
-	if err = target.prepare(); err != nil {
-		return nil, err
-	}
 	table, err := upgradeTable()
 	if err != nil {
 		return nil, err
 	}
+	db, display, err := connect(ctx, uri, log.With().Str("db", "landesmessenger").Logger())
+	if err != nil {
+		return nil, err
+	}
+	db.VersionTable = VersionTable
+	db.UpgradeTable = table
+	// Refuse to create our tables inside the database of a homeserver
+	// (Synapse or Dendrite) that was configured by mistake.
+	db.IgnoreForeignTables = false
+	if err = db.Upgrade(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", display, err)
+	}
+	return &Store{db: db, table: table}, nil
+}
 
+// connect opens and pings the database at uri (as Open reads it), logging
+// slow queries without their arguments to log. It returns the database's
+// description without secrets.
+func connect(ctx context.Context, uri string, log zerolog.Logger) (*dbutil.Database, string, error) {
+	target, err := parseURI(uri)
+	if err != nil {
+		return nil, "", err
+	}
+	if err = target.prepare(); err != nil {
+		return nil, "", err
+	}
 	raw, err := sql.Open(target.driver, target.dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", target.display, err)
+		return nil, "", fmt.Errorf("store: open %s: %w", target.display, err)
 	}
 	if target.maxOpenConns > 0 {
 		raw.SetMaxOpenConns(target.maxOpenConns)
@@ -73,24 +92,14 @@ func open(ctx context.Context, uri string, log zerolog.Logger) (*Store, error) {
 	db, err := dbutil.NewWithDB(raw, target.dialect)
 	if err != nil {
 		_ = raw.Close()
-		return nil, fmt.Errorf("store: open %s: %w", target.display, err)
+		return nil, "", fmt.Errorf("store: open %s: %w", target.display, err)
 	}
-	db.VersionTable = VersionTable
-	db.UpgradeTable = table
-	db.Log = argFreeLogger{dbutil.ZeroLogger(log.With().Str("db", "landesmessenger").Logger())}
-	// Refuse to create our tables inside the database of a homeserver
-	// (Synapse or Dendrite) that was configured by mistake.
-	db.IgnoreForeignTables = false
-
+	db.Log = argFreeLogger{dbutil.ZeroLogger(log)}
 	if err = raw.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store: connect to %s: %w", target.display, err)
+		return nil, "", fmt.Errorf("store: connect to %s: %w", target.display, err)
 	}
-	if err = db.Upgrade(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("store: migrate %s: %w", target.display, err)
-	}
-	return &Store{db: db, table: table}, nil
+	return db, target.display, nil
 }
 
 // upgradeTable builds the migration table from the embedded SQL files.
@@ -165,29 +174,9 @@ func (l argFreeLogger) QueryTiming(ctx context.Context, method, query string, _ 
 // such as the school bridge's bridgev2 database. Errors never contain the
 // password of a PostgreSQL URI.
 func OpenPlain(ctx context.Context, uri string, log zerolog.Logger) (*dbutil.Database, error) {
-	target, err := parseURI(uri)
+	db, _, err := connect(ctx, uri, log)
 	if err != nil {
-		return nil, err
-	}
-	if err := target.prepare(); err != nil {
 		return nil, redactError(err, uriPasswords(uri))
-	}
-	raw, err := sql.Open(target.driver, target.dsn)
-	if err != nil {
-		return nil, redactError(fmt.Errorf("store: open %s: %w", target.display, err), uriPasswords(uri))
-	}
-	if target.maxOpenConns > 0 {
-		raw.SetMaxOpenConns(target.maxOpenConns)
-	}
-	db, err := dbutil.NewWithDB(raw, target.dialect)
-	if err != nil {
-		_ = raw.Close()
-		return nil, fmt.Errorf("store: open %s: %w", target.display, err)
-	}
-	db.Log = argFreeLogger{dbutil.ZeroLogger(log)}
-	if err := raw.PingContext(ctx); err != nil {
-		_ = db.Close()
-		return nil, redactError(fmt.Errorf("store: connect to %s: %w", target.display, err), uriPasswords(uri))
 	}
 	return db, nil
 }
