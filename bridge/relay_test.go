@@ -3,48 +3,17 @@ package bridge
 import (
 	"bytes"
 	"context"
-	"io"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/landesmessenger/landesmessenger/stack"
+	"github.com/landesmessenger/landesmessenger/internal/mailpittest"
 )
-
-// startMailpit installs (once, into the cache) and starts Mailpit as the
-// schools' mail server; the test stops it by its PID.
-func startMailpit(t *testing.T) *stack.Mailpit {
-	t.Helper()
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	exe, err := stack.EnsureMailpit(ctx, log)
-	if err != nil {
-		t.Fatalf("install Mailpit: %v", err)
-	}
-	mp, err := stack.StartMailpit(ctx, exe, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := mp.Stop(); err != nil {
-			t.Errorf("stop Mailpit: %v", err)
-		}
-		if syscall.Kill(mp.PID, 0) == nil {
-			t.Errorf("Mailpit (pid %d) still runs", mp.PID)
-		}
-	})
-	return mp
-}
 
 // TestRelayToMailpit sends a room's message with an attachment through the
 // relay to a real SMTP server and reads what arrived through its API.
 func TestRelayToMailpit(t *testing.T) {
-	mp := startMailpit(t)
+	mp := mailpittest.Start(t)
 	ctx := context.Background()
 	o := &Outgoing{
 		RoomName: "Schulamt Kassel", RoomAddress: "raum-schulamt-kassel@schulbruecke.test",

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,12 +16,12 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/bridge"
+	"github.com/landesmessenger/landesmessenger/internal/mailpittest"
 	"github.com/landesmessenger/landesmessenger/stack"
 )
 
@@ -41,7 +40,7 @@ func TestSchoolBridge(t *testing.T) {
 	for _, kind := range provKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			mp := startTestMailpit(t)
+			mp := mailpittest.Start(t)
 			smtpAddr, asAddr := freeLoopback(t), freeLoopback(t)
 			s := upStackWith(t, bin, kind, []string{"LM_BRIDGE_SMTP=" + smtpAddr, "LM_BRIDGE_APPSERVICE=" + asAddr, "LM_BRIDGE_RELAY=" + mp.SMTPAddr}, "--homeserver", kind)
 			s.firstApply(t)
@@ -58,24 +57,6 @@ func freeLoopback(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func startTestMailpit(t *testing.T) *stack.Mailpit {
-	t.Helper()
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	exe, err := stack.EnsureMailpit(ctx, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := stack.StartMailpit(ctx, exe, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mp.Stop() })
-	return mp
 }
 
 var roomIDRE = regexp.MustCompile(`room_id="?(![^" ]+)"?`)
