@@ -156,10 +156,8 @@ func (s *Service) startAdminBot(ctx context.Context, eng *reconcile.Engine) *syn
 				break
 			}
 			log.WithError(err).Warn("admin bot accounts not ready; retrying in 30 s")
-			select {
-			case <-ctx.Done():
+			if !sleepCtx(ctx, botRetry) {
 				return
-			case <-time.After(30 * time.Second):
 			}
 		}
 		for _, acc := range accounts {
@@ -192,31 +190,15 @@ func (s *Service) runBot(ctx context.Context, acc BotAccount, log logrus.FieldLo
 			})
 		},
 	}
-	for {
-		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		bot, err := matrixbot.Start(startCtx, cfg)
-		cancel()
-		if err == nil {
-			log.WithField("device_id", bot.DeviceID()).Info("admin bot running")
-			s.botsMu.Lock()
-			s.bots[acc.Homeserver] = bot
-			s.botsMu.Unlock()
-			<-ctx.Done()
-			s.botsMu.Lock()
+	runBot(ctx, cfg, "admin bot", log, func(bot *matrixbot.Bot) {
+		s.botsMu.Lock()
+		defer s.botsMu.Unlock()
+		if bot == nil {
 			delete(s.bots, acc.Homeserver)
-			s.botsMu.Unlock()
-			if err := bot.Stop(); err != nil {
-				log.WithError(err).Warn("admin bot stopped with an error")
-			}
-			return
+		} else {
+			s.bots[acc.Homeserver] = bot
 		}
-		log.WithError(err).Warn("admin bot could not start; retrying in 30 s")
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(30 * time.Second):
-		}
-	}
+	})
 }
 
 // notifyLand posts text into the Land-wide admin room through the bot of

@@ -3,10 +3,12 @@ package service
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/landesmessenger/landesmessenger/bots/matrixbot"
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/homeserver"
 	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
@@ -97,4 +99,44 @@ func (s *Service) clientURL(name config.HomeserverName) string {
 		}
 	}
 	return ""
+}
+
+// botRetry is how long a bot that could not start waits before it tries
+// again.
+const botRetry = 30 * time.Second
+
+// runBot runs a bot with cfg until ctx ends: it starts it, trying again
+// every botRetry while it cannot, calls running with the bot once it runs
+// and with nil when it stops. what names the bot in the log ("admin bot").
+func runBot(ctx context.Context, cfg matrixbot.Config, what string, log logrus.FieldLogger, running func(*matrixbot.Bot)) {
+	for {
+		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		bot, err := matrixbot.Start(startCtx, cfg)
+		cancel()
+		if err != nil {
+			log.WithError(err).Warn(what + " could not start; retrying in 30 s")
+			if !sleepCtx(ctx, botRetry) {
+				return
+			}
+			continue
+		}
+		log.WithField("device_id", bot.DeviceID()).Info(what + " running")
+		running(bot)
+		<-ctx.Done()
+		running(nil)
+		if err := bot.Stop(); err != nil {
+			log.WithError(err).Warn(what + " stopped with an error")
+		}
+		return
+	}
+}
+
+// sleepCtx waits d and reports true, or false as soon as ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }

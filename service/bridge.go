@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
@@ -72,10 +71,8 @@ func (s *Service) startBridge(ctx context.Context) *sync.WaitGroup {
 				return
 			}
 			log.WithError(err).Warn("school bridge could not start; retrying in 30 s")
-			select {
-			case <-ctx.Done():
+			if !sleepCtx(ctx, botRetry) {
 				return
-			case <-time.After(30 * time.Second):
 			}
 		}
 	}()

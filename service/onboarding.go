@@ -168,28 +168,13 @@ func (s *Service) runOnboardingBot(ctx context.Context, eng *reconcile.Engine, o
 			ob.HandleReaction(ctx, chat(b), r)
 		},
 	}
-	for {
-		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		bot, err := matrixbot.Start(startCtx, cfg)
-		cancel()
-		if err != nil {
-			log.WithError(err).Warn("onboarding bot could not start; retrying in 30 s")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(30 * time.Second):
-				continue
-			}
+	runBot(ctx, cfg, "onboarding bot", log, func(bot *matrixbot.Bot) {
+		if bot == nil {
+			ob.SetChat(acc.Homeserver, nil)
+		} else {
+			ob.SetChat(acc.Homeserver, chat(bot))
 		}
-		log.WithField("device_id", bot.DeviceID()).Info("onboarding bot running")
-		ob.SetChat(acc.Homeserver, chat(bot))
-		<-ctx.Done()
-		ob.SetChat(acc.Homeserver, nil)
-		if err := bot.Stop(); err != nil {
-			log.WithError(err).Warn("onboarding bot stopped with an error")
-		}
-		return
-	}
+	})
 }
 
 // onboardingChat is the onboarding bot's account on one homeserver.

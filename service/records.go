@@ -91,21 +91,30 @@ func (d *desiredRooms) wait(ctx context.Context) bool {
 // archived returns the key of room if the archive bot is a member of it
 // by the desired state.
 func (d *desiredRooms) archived(room id.RoomID) (string, bool) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	key, ok := d.keys[room]
-	if !ok || d.desired == nil {
-		return "", false
-	}
-	r := d.desired.Rooms[key]
+	r := d.archivedRoom(room)
 	if r == nil {
 		return "", false
 	}
+	return string(r.Key), true
+}
+
+// archivedRoom returns the desired room with the ID room if the archive
+// bot is a member of it, else nil.
+func (d *desiredRooms) archivedRoom(room id.RoomID) *provisioning.Room {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.desired == nil {
+		return nil
+	}
+	r := d.desired.Rooms[d.keys[room]]
+	if r == nil {
+		return nil
+	}
 	a := d.desired.Archivists[r.Homeserver]
 	if a == "" || !slices.Contains(r.Members, a) {
-		return "", false
+		return nil
 	}
-	return string(key), true
+	return r
 }
 
 // snapshot returns the desired state and the room IDs.
@@ -216,10 +225,8 @@ func (s *Service) startArchive(ctx context.Context, eng *reconcile.Engine, ab *a
 					}()
 				}
 			}
-			select {
-			case <-ctx.Done():
+			if !sleepCtx(ctx, botRetry) {
 				return
-			case <-time.After(30 * time.Second):
 			}
 		}
 	}()
@@ -239,48 +246,17 @@ func (s *Service) runArchiveBot(ctx context.Context, ab *archive.Bot, acc BotAcc
 		OnMessage:  ab.OnMessage,
 		OnReaction: ab.OnReaction,
 	}
-	for {
-		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		bot, err := matrixbot.Start(startCtx, cfg)
-		cancel()
-		if err != nil {
-			log.WithError(err).Warn("archive bot could not start; retrying in 30 s")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(30 * time.Second):
-				continue
-			}
-		}
-		log.WithField("device_id", bot.DeviceID()).Info("archive bot running")
-		s.archivists.set(acc.Homeserver, bot)
-		<-ctx.Done()
-		s.archivists.set(acc.Homeserver, nil)
-		if err := bot.Stop(); err != nil {
-			log.WithError(err).Warn("archive bot stopped with an error")
-		}
-		return
-	}
+	runBot(ctx, cfg, "archive bot", log, func(bot *matrixbot.Bot) { s.archivists.set(acc.Homeserver, bot) })
 }
 
 // archiveReader returns the running archive bot that reads room, nil if
 // none does.
-func (s *Service) archiveReader(room id.RoomID) archive.Reader {
-	if _, ok := s.rooms.archived(room); !ok {
-		return nil
-	}
-	want, _ := s.rooms.snapshot()
-	s.rooms.mu.RLock()
-	key := s.rooms.keys[room]
-	s.rooms.mu.RUnlock()
-	r := want.Rooms[key]
+func (s *Service) archiveReader(room id.RoomID) *matrixbot.Bot {
+	r := s.rooms.archivedRoom(room)
 	if r == nil {
 		return nil
 	}
-	if b := s.archivists.get(r.Homeserver); b != nil {
-		return b
-	}
-	return nil
+	return s.archivists.get(r.Homeserver)
 }
 
 // errNoArchivist: the archive bot of a room's homeserver is not running.

@@ -145,10 +145,8 @@ func (s *Service) startRetention(ctx context.Context, sw *Sweeper) *sync.WaitGro
 			} else {
 				sw.log.WithFields(fields).Info("retention sweep done")
 			}
-			select {
-			case <-ctx.Done():
+			if !sleepCtx(ctx, every) {
 				return
-			case <-time.After(every):
 			}
 		}
 	}()
@@ -160,7 +158,12 @@ func (sw *Sweeper) Sweep(ctx context.Context) SweepResult {
 	res := SweepResult{Kept: map[retention.Reason]int{}}
 	now := sw.now()
 	if sw.archive != nil {
-		n, err := sw.archive.FilePending(ctx, func(room id.RoomID) archive.Reader { return sw.s.archiveReader(room) })
+		n, err := sw.archive.FilePending(ctx, func(room id.RoomID) archive.Reader {
+			if b := sw.s.archiveReader(room); b != nil {
+				return b
+			}
+			return nil // not a typed nil: FilePending skips the room
+		})
 		res.Filed += n
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("file pending marks: %w", err))
@@ -214,14 +217,15 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 	if del == nil {
 		return time.Time{}, fmt.Errorf("homeserver %s: not connected", hs)
 	}
-	if _, archived := sw.s.rooms.archived(rid); archived && sw.s.archiveReader(rid) == nil {
+	bot := sw.s.archiveReader(rid)
+	if _, archived := sw.s.rooms.archived(rid); archived && bot == nil {
 		// Marks there can be read only by the archive bot: nothing is
 		// deleted until it runs.
 		return time.Time{}, errNoArchivist
 	}
 	log := sw.log.WithFields(logrus.Fields{"room": string(r.Key), "room_id": rid.String()})
 	began := time.Now()
-	timeline, err := sw.timeline(ctx, rid, conn, now, res)
+	timeline, err := sw.timeline(ctx, rid, conn, bot, now, res)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -347,14 +351,13 @@ func (sw *Sweeper) deleteMedia(ctx context.Context, del homeserver.Deleter, conn
 }
 
 // timeline reads a room's timeline oldest first: through the archive bot
-// where it is a member (decrypting, so that marks and media are seen and
-// marks not filed yet are filed now), else through the service account.
-func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver.Conn, now time.Time, res *SweepResult) ([]retention.Event, error) {
+// bot where it is a member (decrypting, so that marks and media are seen
+// and marks not filed yet are filed now), else (bot nil) through the
+// service account.
+func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver.Conn, bot *matrixbot.Bot, now time.Time, res *SweepResult) ([]retention.Event, error) {
 	var out []retention.Event
 	possible := map[id.EventID]bool{}
-	var marks []archiveMark
-	reader := sw.s.archiveReader(rid)
-	bot, _ := reader.(*matrixbot.Bot)
+	var marks []store.Mark
 	add := func(evt *event.Event, decrypted bool) error {
 		e := retention.Event{ID: evt.ID, Type: evt.Type.Type, Sender: evt.Sender, SentAt: time.UnixMilli(evt.Timestamp), State: evt.StateKey != nil}
 		if rb := evt.Unsigned.RedactedBecause; rb != nil {
@@ -365,7 +368,7 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 				e.Media = mediaOf(evt)
 				if bot != nil {
 					if m, ok := archive.MarkOf(evt, bot.UserID()); ok {
-						marks = append(marks, archiveMark{m})
+						marks = append(marks, m)
 					}
 				}
 			} else if target := relatedTo(evt); target != "" && now.Sub(e.SentAt) < undecryptableGrace && bot != nil {
@@ -387,26 +390,33 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 	if err != nil {
 		return nil, err
 	}
-	// Marks found in the timeline that the bot did not file while it ran,
-	// oldest first: a reply mark gives the room the case of the 📁 after it.
-	slices.Reverse(marks)
-	for _, m := range marks {
-		cur, err := sw.s.Store.Mark(ctx, rid, m.MarkEvent)
-		if err != nil {
-			return nil, err
-		}
-		if cur != nil && cur.FiledSeq != 0 {
-			continue
-		}
-		if _, isNew, err := sw.archive.Mark(ctx, reader, m.Mark); err == nil && isNew {
-			res.Filed++
-		}
-	}
-	pending, err := sw.s.Store.RoomMarks(ctx, rid)
+	known, err := sw.s.Store.RoomMarks(ctx, rid)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range pending {
+	filed := map[id.EventID]bool{}
+	for _, m := range known {
+		filed[m.MarkEvent] = m.FiledSeq != 0
+	}
+	// Marks found in the timeline that the bot did not file while it ran,
+	// oldest first: a reply mark gives the room the case of the 📁 after it.
+	slices.Reverse(marks)
+	tried := false
+	for _, m := range marks {
+		if filed[m.MarkEvent] {
+			continue
+		}
+		tried = true
+		if _, isNew, err := sw.archive.Mark(ctx, bot, m); err == nil && isNew {
+			res.Filed++
+		}
+	}
+	if tried {
+		if known, err = sw.s.Store.RoomMarks(ctx, rid); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range known {
 		if m.FiledSeq == 0 {
 			possible[m.Target] = true
 		}
@@ -420,8 +430,6 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 	}
 	return out, nil
 }
-
-type archiveMark struct{ store.Mark }
 
 // relatedTo returns the event an undecrypted event relates to (its
 // cleartext m.relates_to: a reaction's or a reply's target).
