@@ -170,15 +170,27 @@ func retentionSteps(t *testing.T, s *provStack) {
 		})
 	}
 
-	sweepDone := func(env ...string) {
+	sweepDone := func(then func(p *serveProc)) {
 		t.Helper()
-		p := s.serveRun(t, append([]string{clock, every}, env...)...)
+		p := s.serveRun(t, clock, every)
 		if p.logs.waitFor(0, 4*time.Minute, `msg="retention sweep done"`) < 0 {
 			t.Fatalf("no clean retention sweep:\n%s", provLastLines(p.logs.String(), 40))
 		}
+		if then != nil {
+			then(p)
+		}
 		p.stop(t)
 	}
-	sweepDone()
+	// The deletion log in chat, from the real admin bot: the deleted
+	// message's event, never its content.
+	sweepDone(func(p *serveProc) {
+		if p.logs.waitFor(0, 3*time.Minute, "admin bot running", adminBot.String()) < 0 {
+			t.Fatalf("admin bot not running")
+		}
+		if r, _ := ask("!loeschprotokoll hmdis/allgemein anzahl=100"); !strings.Contains(r, string(old1)) || strings.Contains(r, "Lagebild") {
+			t.Errorf("!loeschprotokoll: reply %q, want the deleted event %s without its content", r, old1)
+		}
+	})
 
 	gone := func(cli *mautrix.Client, room id.RoomID, evt id.EventID) bool {
 		e, err := cli.GetEvent(ctx, room, evt)
@@ -285,7 +297,7 @@ func retentionSteps(t *testing.T, s *provStack) {
 		t.Fatalf("LiftHold: %v, %v", ok, err)
 	}
 	_ = st.Close()
-	sweepDone()
+	sweepDone(nil)
 	if !gone(a.Cli, held, oldHeld) {
 		t.Errorf("held room after the hold was lifted: message %s still there", oldHeld)
 	}
