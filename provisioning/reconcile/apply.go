@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/config"
@@ -463,6 +464,11 @@ func (r *applyRun) spaceChild(ctx context.Context, hs *Homeserver, a provisionin
 
 // join invites the user from the room's host and joins them through their
 // own homeserver.
+//
+// A join over federation ends joined or with an error that names the step
+// that failed: the invite (the host refused it, or it is not in the host's
+// room afterwards), the invite's way to the user's homeserver (Dendrite, see
+// homeserver.InviteWaiter), or the join itself.
 func (r *applyRun) join(ctx context.Context, hs *Homeserver, a provisioning.JoinRoom) error {
 	rid, err := r.roomID(a.Room)
 	if err != nil {
@@ -475,34 +481,27 @@ func (r *applyRun) join(ctx context.Context, hs *Homeserver, a provisioning.Join
 	if err != nil {
 		return err
 	}
-	lock := r.remoteJoinLock(a.Room, a.Homeserver)
-	lock.Lock()
-	defer lock.Unlock()
-	err = call(ctx, r.attempts(), func() error {
-		_, err := host.Client.InviteUser(ctx, rid, &mautrix.ReqInviteUser{UserID: a.User})
-		return err
-	})
-	if err != nil && statusOf(err) != http.StatusForbidden {
-		return fmt.Errorf("invite %s: %w", a.User, err)
-	}
 	rj, ok := hs.Admin.(remoteJoiner)
 	if !ok {
 		return fmt.Errorf("homeserver %s cannot join users to rooms on other homeservers", a.Homeserver)
 	}
-	join := func() error {
-		return call(ctx, r.attempts(), func() error { return rj.JoinRemote(ctx, rid, a.User, []string{host.ServerName}) })
+	lock := r.remoteJoinLock(a.Room, a.Homeserver)
+	lock.Lock()
+	defer lock.Unlock()
+	if err := r.inviteRemote(ctx, host, rid, a.User); err != nil {
+		return err
 	}
 	// The invite reaches the user's homeserver over federation, after the
 	// host answered it. A homeserver already in the room joins locally and
 	// refuses (403) while the invite has not arrived yet: wait for it.
+	var notSeen error
 	if iw, ok := hs.Admin.(homeserver.InviteWaiter); ok {
 		if w := r.witness(a.Room, hs); w != "" {
-			wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			if err := iw.WaitForInvite(wctx, rid, a.User, w); err != nil && r.ap.Log != nil {
-				r.ap.Log.WithError(err).WithField("user_id", a.User).Warn("invite not seen on the user's homeserver; joining anyway")
-			}
-			cancel()
+			notSeen = r.awaitInvite(ctx, iw, host, rid, a.User, w)
 		}
+	}
+	join := func() error {
+		return call(ctx, r.attempts(), func() error { return rj.JoinRemote(ctx, rid, a.User, []string{host.ServerName}) })
 	}
 	err = join()
 	for wait := 100 * time.Millisecond; statusOf(err) == http.StatusForbidden && wait <= 3200*time.Millisecond; wait *= 2 {
@@ -513,12 +512,88 @@ func (r *applyRun) join(ctx context.Context, hs *Homeserver, a provisioning.Join
 		}
 		err = join()
 	}
-	if err == nil {
-		r.mu.Lock()
-		r.witnesses[string(hs.Name)+" "+string(a.Room)] = a.User
-		r.mu.Unlock()
+	if err != nil {
+		if notSeen != nil && statusOf(err) == http.StatusForbidden {
+			return fmt.Errorf("the invite of %s to %s did not reach %s within %s (the host's federation queue to it is backing off, or its federation listener refuses the host); the next reconcile tries again: %w",
+				a.User, rid, hs.ServerName, inviteWait, err)
+		}
+		return err
+	}
+	r.mu.Lock()
+	r.witnesses[string(hs.Name)+" "+string(a.Room)] = a.User
+	r.mu.Unlock()
+	return nil
+}
+
+// inviteWait bounds the wait for an invite to reach the user's homeserver:
+// longer than Dendrite's one-minute limit on waking its queue to a server
+// that calls it (see homeserver.InviteWaiter), so one nudge gets through.
+// After reinviteAfter without the invite, the host invites once more: a
+// new invite event reaches a homeserver that dropped the first one (with
+// the first as its predecessor, which that server then fetches).
+const (
+	inviteWait    = 90 * time.Second
+	reinviteAfter = 30 * time.Second
+)
+
+// awaitInvite waits until witness, a user of the joining user's homeserver
+// in the room, sees the user invited; it re-sends the invite once on the
+// way. It returns the error of the last wait (nil: seen).
+func (r *applyRun) awaitInvite(ctx context.Context, iw homeserver.InviteWaiter, host *Homeserver, rid id.RoomID, user, witness id.UserID) error {
+	wait := func(d time.Duration) error {
+		wctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return iw.WaitForInvite(wctx, rid, user, witness, host.Client.UserID)
+	}
+	err := wait(reinviteAfter)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	warn := func(err error, msg string) {
+		if r.ap.Log != nil {
+			r.ap.Log.WithError(err).WithFields(logrus.Fields{"user_id": user, "room_id": rid}).Warn(msg)
+		}
+	}
+	warn(err, "invite not seen on the user's homeserver; the host invites again")
+	if ierr := r.inviteRemote(ctx, host, rid, user); ierr != nil {
+		return ierr
+	}
+	if err = wait(inviteWait - reinviteAfter); err != nil {
+		warn(err, "invite still not seen on the user's homeserver; trying the join anyway")
 	}
 	return err
+}
+
+// inviteRemote invites user to the room rid of host and checks that the
+// host's room holds the invite (or the user's join) afterwards; an invite
+// the host answered without keeping is sent once more.
+func (r *applyRun) inviteRemote(ctx context.Context, host *Homeserver, rid id.RoomID, user id.UserID) error {
+	var last error
+	for try := 0; try < 2; try++ {
+		err := call(ctx, r.attempts(), func() error {
+			_, err := host.Client.InviteUser(ctx, rid, &mautrix.ReqInviteUser{UserID: user})
+			return err
+		})
+		// 403: invited or joined already, or not allowed; the state says which.
+		if err != nil && statusOf(err) != http.StatusForbidden {
+			return fmt.Errorf("invite %s: %w", user, err)
+		}
+		var m event.MemberEventContent
+		serr := call(ctx, r.attempts(), func() error {
+			return host.Client.StateEvent(ctx, rid, event.StateMember, user.String(), &m)
+		})
+		switch {
+		case serr == nil && (m.Membership == event.MembershipInvite || m.Membership == event.MembershipJoin):
+			return nil
+		case serr != nil && !errors.Is(serr, mautrix.MNotFound):
+			return fmt.Errorf("read the invite of %s in %s on its host: %w", user, rid, serr)
+		case err != nil:
+			last = fmt.Errorf("invite %s: %w", user, err)
+		default:
+			last = fmt.Errorf("invite %s: the host answered, but its room shows membership %q", user, m.Membership)
+		}
+	}
+	return last
 }
 
 func (r *applyRun) kick(ctx context.Context, hs *Homeserver, rid id.RoomID, user id.UserID, reason string) error {
