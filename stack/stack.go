@@ -120,6 +120,9 @@ func (s *serverLayout) federationAddr() string {
 // gated reports whether a federation gate stands in front of the server.
 func (s *serverLayout) gated() bool { return s.fed != nil && s.fed.Gate }
 
+// federationOff reports whether the server does not federate at all.
+func (s *serverLayout) federationOff() bool { return s.fed != nil && s.fed.DisableFederation }
+
 // federationListenAddr is where the homeserver itself listens for
 // federation: behind the gate when it has one.
 func (s *serverLayout) federationListenAddr() string {
@@ -380,6 +383,16 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 				}
 			}
 			errs[i] = p.waitHTTP(ctx, hs.ClientURL+"/_matrix/client/versions", startTimeout(hs.Kind))
+			if errs[i] == nil && !layouts[i].federationOff() {
+				// Federation answers through the gate before anything
+				// federates: a server that other servers' first requests
+				// find down makes them back off (docs/homeservers.md).
+				front := p
+				if g := gates[i]; g != nil {
+					front = g
+				}
+				errs[i] = front.waitHTTP(ctx, hs.FederationURL+"/_matrix/federation/v1/version", 30*time.Second)
+			}
 			if errs[i] == nil {
 				errs[i] = ensureServiceAccount(ctx, hs, opts.ServiceLocalpart)
 			}
