@@ -25,9 +25,14 @@ demo: build
 	./scripts/demo.sh
 
 # gofmt, vet, unit tests and integration tests against real homeservers
-# (Dendrite and Synapse on PostgreSQL, both, every run).
-# A skipped test fails the run: everything, integration included, must run.
+# (Dendrite and Synapse on PostgreSQL, both, every run), then the ten
+# slowest tests. A skipped test fails the run: everything, integration
+# included, must run.
+# Homeservers and Mailpit are installed first, one after the other, so that no
+# test's timeout includes a first install; integration tests bound how many
+# homeserver stacks run at once (internal/stackslot, LM_TEST_STACK_SLOTS).
 test: fmt-check vet build
+	./$(BIN) stack install
 	set -o pipefail; $(GO) test -tags $(TAGS) -count=1 -timeout $(TEST_TIMEOUT) -json ./... | ./scripts/gotest-summary.py
 	$(MAKE) -s fuzz FUZZTIME=10s
 

@@ -18,6 +18,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/homeserver"
+	"github.com/landesmessenger/landesmessenger/internal/stackslot"
 	"github.com/landesmessenger/landesmessenger/stack"
 )
 
@@ -28,6 +29,7 @@ func startStack(t *testing.T, kind stack.Kind) *stack.Server {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	stackslot.Hold(t, stackslot.Cost(string(kind), 1))
 	dir := t.TempDir()
 	log := logrus.New()
 	log.SetOutput(io.Discard)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Reads `go test -json` from stdin, prints package results and the output of
-failed tests, and ends with a count of passed, failed and skipped tests.
+failed tests, the ten slowest tests, and ends with a count of passed, failed
+and skipped tests.
 
 Exits 1 if a test failed, a package failed to build, or a test was skipped:
 `make test` runs everything, integration tests on real homeservers included,
@@ -10,6 +11,7 @@ import sys
 
 outputs = {}   # (package, test) -> [lines]
 results = {"pass": [], "fail": [], "skip": []}
+elapsed = {}   # (package, test) -> seconds
 pkg_fail = []
 for raw in sys.stdin:
     try:
@@ -24,6 +26,8 @@ for raw in sys.stdin:
             print(ev["Output"], end="")
     elif action in results and test is not None:
         results[action].append((pkg, test))
+        if action != "skip":
+            elapsed[(pkg, test)] = ev.get("Elapsed", 0.0)
     elif action == "fail" and test is None:
         pkg_fail.append(pkg)
 
@@ -37,6 +41,12 @@ for pkg in pkg_fail:
 for pkg, test in results["skip"]:
     reason = [l.strip() for l in outputs.get((pkg, test), []) if "SKIP" not in l and l.strip()]
     print(f"--- SKIP {pkg} {test}: {' '.join(reason)[-200:]}")
+
+slowest = sorted(elapsed.items(), key=lambda kv: kv[1], reverse=True)[:10]
+if slowest:
+    print("\nslowest tests:")
+    for (pkg, test), secs in slowest:
+        print(f"  {secs:7.1f} s  {pkg.rsplit('/', 1)[-1]} {test}")
 
 print(f"\ntests: {len(results['pass'])} passed, {len(results['fail'])} failed, {len(results['skip'])} skipped")
 if results["fail"] or pkg_fail or results["skip"]:

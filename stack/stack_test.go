@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/homeserver"
+	"github.com/landesmessenger/landesmessenger/internal/stackslot"
 )
 
 func testLogger(t *testing.T) logrus.FieldLogger {
@@ -42,6 +43,13 @@ func startStackWith(t *testing.T, opts Options) *State {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	kind := string(opts.Kind)
+	for _, k := range opts.Kinds {
+		if k == Synapse {
+			kind = string(Synapse)
+		}
+	}
+	stackslot.Hold(t, stackslot.Cost(kind, len(opts.Homeservers)))
 	opts.Dir, opts.Log = t.TempDir(), testLogger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/homeserver"
+	"github.com/landesmessenger/landesmessenger/internal/stackslot"
 	"github.com/landesmessenger/landesmessenger/logging"
 	"github.com/landesmessenger/landesmessenger/stack"
 	"github.com/landesmessenger/landesmessenger/store"
@@ -156,6 +157,7 @@ func startServer(t *testing.T, kind stack.Kind) *stack.Server {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	stackslot.Hold(t, stackslot.Cost(string(kind), 1))
 	dir := t.TempDir()
 	log := testLog(t, io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)

@@ -19,6 +19,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/directory/ldaptest"
+	"github.com/landesmessenger/landesmessenger/internal/stackslot"
 	"github.com/landesmessenger/landesmessenger/stack"
 )
 
@@ -169,6 +170,7 @@ func TestLDAPSync(t *testing.T) {
 	for _, kind := range []string{"dendrite", "synapse"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
+			stackslot.Hold(t, stackslot.Cost(kind, 4))
 			start := time.Now()
 			step := func(name string) {
 				t.Logf("%s: %s done after %s", kind, name, time.Since(start).Round(100*time.Millisecond))

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,6 +93,22 @@ func main() {
 								return stack.Purge(c.String("dir"), log)
 							}
 							return stack.Down(c.String("dir"), log)
+						},
+					},
+					{
+						Name:  "install",
+						Usage: "install Dendrite, Synapse and Mailpit into the cache folder unless the pinned versions are there (`stack up` installs what it needs; `make test` calls this first)",
+						Action: func(c *cli.Context) error {
+							log, err := newLogger(c, nil)
+							if err != nil {
+								return err
+							}
+							for _, install := range []func(context.Context, logrus.FieldLogger) (string, error){stack.EnsureDendrite, stack.EnsureSynapse, stack.EnsureMailpit} {
+								if _, err := install(c.Context, log); err != nil {
+									return err
+								}
+							}
+							return nil
 						},
 					},
 					{

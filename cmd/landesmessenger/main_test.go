@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,25 +14,51 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/landesmessenger/landesmessenger/internal/stackslot"
 	"github.com/landesmessenger/landesmessenger/store"
 )
 
 // buildBinary builds landesmessenger once per test binary run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "landesmessenger")
-	cmd := exec.Command("go", "build", "-tags", "goolm", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "landesmessenger-test-bin-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "landesmessenger")
+		cmd := exec.Command("go", "build", "-tags", "goolm", "-o", built.path, ".")
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.path
+}
+
+// built is the binary the tests of this package share: built once, removed
+// by TestMain.
+var built struct {
+	sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // run runs the binary from the repository root and returns its output and
@@ -96,6 +123,7 @@ func TestStackAndServe(t *testing.T) {
 	for _, kind := range []string{"dendrite", "synapse"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
+			stackslot.Hold(t, stackslot.Cost(kind, 4))
 			dir := t.TempDir()
 			env := append([]string{"LM_STACK_DIR=" + dir, "LM_ONBOARDING_ENABLED=false"}, bridgeTestEnv(t)...)
 			t.Cleanup(func() { run(t, bin, env, "stack", "down", "--purge") })

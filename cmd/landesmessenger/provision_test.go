@@ -27,6 +27,7 @@ import (
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/directory"
 	"github.com/landesmessenger/landesmessenger/federation"
+	"github.com/landesmessenger/landesmessenger/internal/stackslot"
 	"github.com/landesmessenger/landesmessenger/service"
 	"github.com/landesmessenger/landesmessenger/stack"
 )
@@ -99,6 +100,7 @@ func upStack(t *testing.T, bin, kind string, args ...string) *provStack {
 // upStackWith is upStack with further environment for every command.
 func upStackWith(t *testing.T, bin, kind string, env []string, args ...string) *provStack {
 	t.Helper()
+	stackslot.Hold(t, stackslot.Cost(kind, 4))
 	dir := t.TempDir()
 	base := append([]string{"LM_STACK_DIR=" + dir, "LM_LOG_LEVEL=warn", "LM_ONBOARDING_ENABLED=false"}, bridgeTestEnv(t)...)
 	s := &provStack{bin: bin, kind: kind, dir: dir, env: append(base, env...)}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/landesmessenger/landesmessenger/internal/stackslot"
 )
 
 // logWatcher collects a process's log lines and waits for patterns.
@@ -89,6 +91,7 @@ func TestServeReconcilesOnDirectoryChange(t *testing.T) {
 	for _, kind := range []string{"dendrite", "synapse"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
+			stackslot.Hold(t, stackslot.Cost(kind, 4))
 			dir := t.TempDir()
 			people, err := os.ReadFile("../../config/directory.yaml")
 			if err != nil {
