@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOTOOLCHAIN := local
 
-.PHONY: all build demo test fmt-check vet unit fuzz bench bench-go bench-stack bench-provisioning bench-bot bench-retention bench-bridge clean
+.PHONY: all build demo test fmt-check vet unit fuzz bench bench-go bench-stack bench-provisioning bench-bot bench-retention bench-bridge bench-smoke clean
 
 all: build
 
@@ -61,6 +61,11 @@ unit:
 # docs/benchmarks.md. The whole run takes about two hours on 2 cores (one
 # converge of the provisioning benchmark takes 11 to 16 minutes there).
 bench: bench-go bench-stack bench-provisioning bench-bot bench-retention bench-bridge
+
+# Every benchmark end to end with its smallest sizes on Dendrite, into a
+# scratch file (docs/benchmarks.md stays as it is): a few minutes.
+bench-smoke: build
+	./scripts/bench-smoke.sh
 
 bench-go:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...

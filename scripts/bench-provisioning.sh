@@ -15,7 +15,8 @@
 #   no-op:    a second reconcile after ours: write requests and time
 #
 # Environment: BENCH_ROUNDS (default 2), BENCH_KINDS (default "dendrite
-# synapse"), BENCH_PEOPLE (2000), BENCH_ROOMS (200).
+# synapse"), BENCH_PEOPLE (2000), BENCH_ROOMS (200), BENCH_PLAN_TIME (the
+# planner's -benchtime, default 5x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
@@ -92,7 +93,7 @@ write_section() {
 echo "planner benchmark ..." >&2
 planner_rows=()
 for c in empty converged-few-changes; do
-	line=$(go test -tags goolm -run '^$' -bench "BenchmarkPlan/$c\$" -benchmem -benchtime 5x ./provisioning/ | grep '^BenchmarkPlan/')
+	line=$(go test -tags goolm -run '^$' -bench "BenchmarkPlan/$c\$" -benchmem -benchtime "${BENCH_PLAN_TIME:-5x}" ./provisioning/ | grep '^BenchmarkPlan/')
 	planner_rows+=("$(python3 - "$c" "$line" <<'PY'
 import re, sys
 case, line = sys.argv[1], sys.argv[2]

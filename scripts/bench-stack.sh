@@ -14,6 +14,10 @@
 # the processes sharing them, so PostgreSQL's shared buffers count once) of
 # every process of the stack (homeservers, and for Synapse the PostgreSQL
 # server and its backends), 5 s after `stack up`.
+#
+# Environment: BENCH_KINDS (default "dendrite synapse"), BENCH_COLD (default
+# 1; 0 skips the cold start, which downloads and builds everything and so
+# needs the network and several minutes: `make bench-smoke` sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
@@ -69,21 +73,29 @@ up() { # up KIND DIR CACHE [ENV...]
 
 make -s build
 rows=()
-for kind in dendrite synapse; do
+for kind in ${BENCH_KINDS:-dendrite synapse}; do
 	echo "measuring $kind ..." >&2
 	cold_cache=$work/cache-$kind
-	cold=$(up "$kind" "$work/$kind-cold" "$cold_cache" GOMODCACHE="$work/gomod" GOCACHE="$work/gobuild" PIP_NO_CACHE_DIR=1)
-	GOMODCACHE="$work/gomod" go clean -modcache
-	rm -rf "$work/gobuild"
-	LM_STACK_DIR=$work/$kind-cold "$bin" stack down --purge >/dev/null
+	if [ "${BENCH_COLD:-1}" = 1 ]; then
+		cold=$(up "$kind" "$work/$kind-cold" "$cold_cache" GOMODCACHE="$work/gomod" GOCACHE="$work/gobuild" PIP_NO_CACHE_DIR=1)
+		GOMODCACHE="$work/gomod" go clean -modcache
+		rm -rf "$work/gobuild"
+		LM_STACK_DIR=$work/$kind-cold "$bin" stack down --purge >/dev/null
+	else
+		cold=- cold_cache=${LM_CACHE_DIR:-$HOME/.cache/landesmessenger}
+	fi
 	fresh=$(up "$kind" "$work/$kind" "$cold_cache")
 	sleep 5
 	read -r mem procs < <(pss_mb "$work/$kind")
 	LM_STACK_DIR=$work/$kind "$bin" stack down >/dev/null
 	restart=$(up "$kind" "$work/$kind" "$cold_cache")
 	LM_STACK_DIR=$work/$kind "$bin" stack down --purge >/dev/null
-	rm -rf "$cold_cache"
-	rows+=("| $kind | $cold | $fresh | $restart | $(python3 -c "print(f'{$restart/$cold:.3f}')") | $mem MB in $procs processes |")
+	ratio=-
+	if [ "$cold" != - ]; then
+		rm -rf "$cold_cache"
+		ratio=$(python3 -c "print(f'{$restart/$cold:.3f}')")
+	fi
+	rows+=("| $kind | $cold | $fresh | $restart | $ratio | $mem MB in $procs processes |")
 done
 
 {

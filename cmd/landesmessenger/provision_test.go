@@ -169,19 +169,11 @@ func bridgeTestEnv(t *testing.T) []string {
 	return []string{"LM_BRIDGE_SMTP=" + freeLoopback(t), "LM_BRIDGE_APPSERVICE=" + freeLoopback(t), "LM_BRIDGE_RELAY=" + freeLoopback(t)}
 }
 
-// firstApply applies the stack's configuration once; under load Dendrite
-// may refuse a few joins over federation (docs/homeservers.md), so a failed
-// first apply is logged and tried twice more after a pause, as serve would.
+// firstApply applies the stack's configuration once; it must succeed on the
+// first try, under load too: a join over federation waits for its invite
+// (docs/homeservers.md, "Remote joins").
 func (s *provStack) firstApply(t *testing.T) {
 	t.Helper()
-	for try := 1; try < 3; try++ {
-		stdout, stderr, code := s.lm(t, "apply", "-c", s.cfg)
-		if code == 0 {
-			return
-		}
-		t.Logf("apply %d: exit %d: %s\n%s", try, code, strings.TrimSpace(stdout), provLastLines(stderr, 6))
-		time.Sleep(5 * time.Second)
-	}
 	s.mustLM(t, 0, "apply", "-c", s.cfg)
 }
 
