@@ -29,11 +29,12 @@ demo: build
 # slowest tests. A skipped test fails the run: everything, integration
 # included, must run.
 # Homeservers and Mailpit are installed first, one after the other, so that no
-# test's timeout includes a first install; integration tests bound how many
-# homeserver stacks run at once (internal/stackslot, LM_TEST_STACK_SLOTS).
+# test's timeout includes a first install. Integration tests run in parallel
+# (-parallel 4), bounded by how many homeserver stacks the machine takes at
+# once (internal/stackslot, LM_TEST_STACK_SLOTS).
 test: fmt-check vet build
 	./$(BIN) stack install
-	set -o pipefail; $(GO) test -tags $(TAGS) -count=1 -timeout $(TEST_TIMEOUT) -json ./... | ./scripts/gotest-summary.py
+	set -o pipefail; $(GO) test -tags $(TAGS) -count=1 -parallel 4 -timeout $(TEST_TIMEOUT) -json ./... | ./scripts/gotest-summary.py
 	$(MAKE) -s fuzz FUZZTIME=10s
 
 # Fuzz the admin bot's command parser: FUZZTIME in `make test` is short; for

@@ -38,6 +38,7 @@ var fedStacks = []struct {
 // and reported; a bad list keeps the last good one; and dropping forst from
 // the list removes it from every ACL in one reconcile.
 func TestFederation(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	for _, fs := range fedStacks {
 		t.Run(fs.kind, func(t *testing.T) {

@@ -166,6 +166,7 @@ func TestLDAPSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test with slapd and real homeservers; run without -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	for _, kind := range []string{"dendrite", "synapse"} {
 		t.Run(kind, func(t *testing.T) {

@@ -119,6 +119,7 @@ func TestStackAndServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	for _, kind := range []string{"dendrite", "synapse"} {
 		t.Run(kind, func(t *testing.T) {

@@ -26,6 +26,7 @@ func TestOffboarding(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	for _, kind := range provKinds {
 		t.Run(kind, func(t *testing.T) {

@@ -192,12 +192,14 @@ func onEachKind(t *testing.T, prepare, steps func(*testing.T, *provStack)) {
 }
 
 // onEachStack runs steps on a fresh stack of every kind in parallel, before
-// any apply. It skips with -short.
+// any apply, in parallel with other tests (internal/stackslot bounds the
+// stacks). It skips with -short.
 func onEachStack(t *testing.T, steps func(*testing.T, *provStack)) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	for _, kind := range provKinds {
 		t.Run(kind, func(t *testing.T) {
@@ -1301,6 +1303,7 @@ func TestProvisioningCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	for _, kind := range provKinds {
 		t.Run(kind, func(t *testing.T) {

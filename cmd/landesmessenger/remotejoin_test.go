@@ -38,6 +38,7 @@ func TestRemoteJoinHeldBackInvite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	s := upProvStack(t, bin, "dendrite")
 	s.firstApply(t)

@@ -87,6 +87,7 @@ func TestServeReconcilesOnDirectoryChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test with real homeservers; run without -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	for _, kind := range []string{"dendrite", "synapse"} {
 		t.Run(kind, func(t *testing.T) {
