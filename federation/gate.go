@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +23,12 @@ import (
 // listener of a homeserver that cannot enforce the federation list itself
 // (Dendrite has no federation allow-list). It passes
 //
-//   - everything under /_matrix/key/ and GET /_matrix/federation/v1/version
-//     without authentication, since servers must fetch each other's signing
-//     keys and version before they can authenticate;
+//   - GET /_matrix/key/v2/server (and .../server/KEYID) and GET
+//     /_matrix/federation/v1/version without authentication, since servers
+//     must fetch each other's signing keys and version before they can
+//     authenticate; notary key queries (/_matrix/key/v2/query) are refused,
+//     since they make the homeserver fetch keys from servers the caller
+//     names;
 //   - a request under /_matrix/federation/ whose X-Matrix Authorization
 //     header names an origin the list admits: a partner of Self (each names
 //     the other), or, if Self is external, a server that is not on the list.
@@ -41,8 +45,13 @@ import (
 // The gate does not verify the request's signature: the homeserver behind
 // it does, against the origin's published keys, so a request that claims a
 // partner's name without that partner's key passes the gate and then fails
-// at the homeserver. The gate only keeps servers the list does not admit
-// away from the homeserver.
+// at the homeserver. So that the homeserver checks the very origin the gate
+// admitted, the gate parses the X-Matrix header strictly (only origin,
+// destination, key and sig, each once, values without , = " \ or blanks)
+// and forwards only the header it rebuilt from those fields: Dendrite's
+// parser splits on every comma and lets the last origin win, so a header
+// that reads one way to an RFC parser and another way to Dendrite would
+// otherwise show the gate a partner and Dendrite an outsider.
 //
 // The fields must not change once the gate serves requests.
 type Gate struct {
@@ -67,10 +76,26 @@ type Gate struct {
 // Paths the gate knows.
 const (
 	keyPrefix        = "/_matrix/key/"
+	serverKeyPath    = "/_matrix/key/v2/server"
+	keyQueryPrefix   = "/_matrix/key/v2/query"
 	federationPrefix = "/_matrix/federation/"
 	mediaPrefix      = "/_matrix/media/"
 	versionPath      = "/_matrix/federation/v1/version"
 )
+
+// isServerKeyRequest reports whether r fetches the homeserver's own keys:
+// GET /_matrix/key/v2/server or /_matrix/key/v2/server/KEYID.
+func isServerKeyRequest(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	p := r.URL.Path
+	if p == serverKeyPath || p == serverKeyPath+"/" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(p, serverKeyPath+"/")
+	return ok && rest != "" && !strings.Contains(rest, "/")
+}
 
 // ServeHTTP decides on one request and proxies it or answers it.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -81,8 +106,12 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The homeserver may resolve "..", so a path like
 		// /_matrix/key/../federation/... would slip past the rules.
 		g.refuse(w, r, "", http.StatusBadRequest, "M_UNRECOGNIZED", "paths with . or .. segments are refused")
-	case strings.HasPrefix(p, keyPrefix), p == versionPath && r.Method == http.MethodGet:
+	case isServerKeyRequest(r), p == versionPath && r.Method == http.MethodGet:
 		g.proxy.ServeHTTP(w, r)
+	case strings.HasPrefix(p, keyQueryPrefix):
+		g.refuse(w, r, "", http.StatusForbidden, "M_FORBIDDEN", "notary key queries are refused: fetch a server's keys from that server (GET /_matrix/key/v2/server)")
+	case strings.HasPrefix(p, keyPrefix):
+		writeError(w, http.StatusNotFound, "M_UNRECOGNIZED", "unrecognized request")
 	case strings.HasPrefix(p, federationPrefix):
 		g.authenticated(w, r)
 	case strings.HasPrefix(p, mediaPrefix):
@@ -110,11 +139,12 @@ func (g *Gate) init() {
 
 // authenticated passes a federation request whose origin the list admits.
 func (g *Gate) authenticated(w http.ResponseWriter, r *http.Request) {
-	auth, err := parseXMatrixHeaders(r.Header.Values("Authorization"))
+	headers, err := parseXMatrixHeaders(r.Header.Values("Authorization"))
 	if err != nil {
 		g.refuse(w, r, "", http.StatusUnauthorized, "M_UNAUTHORIZED", err.Error())
 		return
 	}
+	auth := headers[0]
 	if auth.Destination != "" && auth.Destination != g.Self {
 		g.refuse(w, r, auth.Origin, http.StatusUnauthorized, "M_UNAUTHORIZED",
 			fmt.Sprintf("the request is meant for %s, not for %s", auth.Destination, g.Self))
@@ -123,6 +153,11 @@ func (g *Gate) authenticated(w http.ResponseWriter, r *http.Request) {
 	if ok, why := Admits(g.List(), g.Self, auth.Origin); !ok {
 		g.refuse(w, r, auth.Origin, http.StatusForbidden, "M_FORBIDDEN", why)
 		return
+	}
+	// The homeserver sees only what the gate checked.
+	r.Header.Del("Authorization")
+	for _, x := range headers {
+		r.Header.Add("Authorization", x.String())
 	}
 	g.log().WithFields(logrus.Fields{"origin": auth.Origin, "path": r.URL.Path}).Debug("federation gate: passed")
 	g.proxy.ServeHTTP(w, r)
@@ -190,9 +225,12 @@ type XMatrix struct {
 // ParseXMatrix parses one Authorization header value of scheme X-Matrix as
 // the Matrix server-server API describes it: the scheme (any case), one or
 // more spaces, then comma-separated name=value parameters whose names are
-// case-insensitive and whose values are tokens or quoted strings with
-// backslash escapes. Unknown parameters are ignored; origin is required
-// and must be a server name.
+// case-insensitive and whose values are tokens or quoted strings. It is
+// strict where homeserver parsers differ: only origin, destination, key and
+// sig are allowed, each once; origin, key and sig are required; no value
+// may hold a comma, an equals sign, a quote, a backslash or a blank; origin
+// and destination must be server names, key an ed25519 key ID and sig
+// unpadded or padded base64.
 func ParseXMatrix(header string) (XMatrix, error) {
 	scheme, rest, _ := strings.Cut(header, " ")
 	if !strings.EqualFold(scheme, "X-Matrix") {
@@ -202,24 +240,54 @@ func ParseXMatrix(header string) (XMatrix, error) {
 	if err != nil {
 		return XMatrix{}, fmt.Errorf("malformed X-Matrix Authorization header: %w", err)
 	}
+	for name, value := range params {
+		switch name {
+		case "origin", "destination", "key", "sig":
+		default:
+			return XMatrix{}, fmt.Errorf("malformed X-Matrix Authorization header: unknown parameter %q", name)
+		}
+		if strings.ContainsAny(value, ",=\"\\ \t") && name != "sig" {
+			return XMatrix{}, fmt.Errorf("malformed X-Matrix Authorization header: the value of %s holds a separator", name)
+		}
+	}
 	x := XMatrix{Origin: ServerName(params["origin"]), Destination: ServerName(params["destination"]), Key: params["key"], Sig: params["sig"]}
-	if x.Origin == "" {
+	switch {
+	case x.Origin == "":
 		return XMatrix{}, fmt.Errorf("the X-Matrix Authorization header names no origin")
-	}
-	if !serverNameRE.MatchString(string(x.Origin)) {
+	case !serverNameRE.MatchString(string(x.Origin)):
 		return XMatrix{}, fmt.Errorf("the origin %q of the X-Matrix Authorization header is not a server name", x.Origin)
-	}
-	if x.Destination != "" && !serverNameRE.MatchString(string(x.Destination)) {
+	case x.Destination != "" && !serverNameRE.MatchString(string(x.Destination)):
 		return XMatrix{}, fmt.Errorf("the destination %q of the X-Matrix Authorization header is not a server name", x.Destination)
+	case !keyIDRE.MatchString(x.Key):
+		return XMatrix{}, fmt.Errorf("the key %q of the X-Matrix Authorization header is not an ed25519 key ID", x.Key)
+	case !sigRE.MatchString(x.Sig):
+		return XMatrix{}, fmt.Errorf("the signature of the X-Matrix Authorization header is not base64")
 	}
 	return x, nil
 }
 
+var (
+	keyIDRE = regexp.MustCompile(`^ed25519:[A-Za-z0-9_]{1,64}$`)
+	sigRE   = regexp.MustCompile(`^[A-Za-z0-9+/_-]{1,256}={0,2}$`)
+)
+
+// String is the header the gate forwards: the checked fields, quoted.
+func (x XMatrix) String() string {
+	var b strings.Builder
+	b.WriteString(`X-Matrix origin="` + string(x.Origin) + `"`)
+	if x.Destination != "" {
+		b.WriteString(`,destination="` + string(x.Destination) + `"`)
+	}
+	b.WriteString(`,key="` + x.Key + `",sig="` + x.Sig + `"`)
+	return b.String()
+}
+
 // parseXMatrixHeaders parses every X-Matrix header of a request (a server
-// may sign with several keys, one header each); they must name one origin.
-// Authorization headers of other schemes are ignored.
-func parseXMatrixHeaders(values []string) (XMatrix, error) {
-	var found *XMatrix
+// may sign with several keys, one header each); they must name one origin
+// and one destination. Authorization headers of other schemes are ignored
+// (and not forwarded).
+func parseXMatrixHeaders(values []string) ([]XMatrix, error) {
+	var found []XMatrix
 	for _, v := range values {
 		scheme, _, _ := strings.Cut(strings.TrimSpace(v), " ")
 		if !strings.EqualFold(scheme, "X-Matrix") {
@@ -227,22 +295,23 @@ func parseXMatrixHeaders(values []string) (XMatrix, error) {
 		}
 		x, err := ParseXMatrix(strings.TrimSpace(v))
 		if err != nil {
-			return XMatrix{}, err
+			return nil, err
 		}
-		if found != nil && (found.Origin != x.Origin || found.Destination != x.Destination) {
-			return XMatrix{}, fmt.Errorf("the X-Matrix Authorization headers name different origins or destinations")
+		if len(found) > 0 && (found[0].Origin != x.Origin || found[0].Destination != x.Destination) {
+			return nil, fmt.Errorf("the X-Matrix Authorization headers name different origins or destinations")
 		}
-		found = &x
+		found = append(found, x)
 	}
-	if found == nil {
-		return XMatrix{}, fmt.Errorf("federation requests need an X-Matrix Authorization header")
+	if len(found) == 0 {
+		return nil, fmt.Errorf("federation requests need an X-Matrix Authorization header")
 	}
-	return *found, nil
+	return found, nil
 }
 
-// parseAuthParams parses `name=value, name="quoted \" value"` into a map
-// with lowercase names. A parameter given twice is an error, so that a
-// header cannot show the gate one origin and the homeserver another.
+// parseAuthParams parses `name=value, name="quoted value"` into a map with
+// lowercase names. A parameter given twice is an error, so that a header
+// cannot show the gate one origin and the homeserver another; so is a
+// backslash escape in a quoted value (parsers disagree on them).
 func parseAuthParams(s string) (map[string]string, error) {
 	out := map[string]string{}
 	for {
@@ -261,18 +330,14 @@ func parseAuthParams(s string) (map[string]string, error) {
 		s = strings.TrimLeft(s[eq+1:], " \t")
 		var value string
 		if strings.HasPrefix(s, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				b.WriteByte(s[i])
-			}
-			if i >= len(s) {
+			end := strings.IndexAny(s[1:], `"\`)
+			if end < 0 {
 				return nil, fmt.Errorf("unterminated quoted value of %s", name)
 			}
-			value, s = b.String(), s[i+1:]
+			if s[1+end] == '\\' {
+				return nil, fmt.Errorf("escaped character in the value of %s", name)
+			}
+			value, s = s[1:1+end], s[2+end:]
 		} else {
 			end := strings.IndexAny(s, ", \t")
 			if end < 0 {

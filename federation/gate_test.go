@@ -31,13 +31,25 @@ func TestParseXMatrix(t *testing.T) {
 			XMatrix{Origin: "land.hessen.de", Key: "ed25519:a1", Sig: "abc"}, ""},
 		{"origin with port", `X-Matrix origin="127.0.0.2:8448",key="ed25519:a",sig="x"`,
 			XMatrix{Origin: "127.0.0.2:8448", Key: "ed25519:a", Sig: "x"}, ""},
-		{"escapes", `X-Matrix origin="land\.hessen.de",key="ed25519:a",sig="x",other="a\"b"`,
-			XMatrix{Origin: "land.hessen.de", Key: "ed25519:a", Sig: "x"}, ""},
+		{"escapes", `X-Matrix origin="land\.hessen.de",key="ed25519:a",sig="x"`, XMatrix{}, "escaped character"},
+		{"unknown parameter", `X-Matrix origin="land.hessen.de",key="ed25519:a",sig="x",other="ab"`, XMatrix{}, `unknown parameter "other"`},
 		{"other scheme", `Bearer abc`, XMatrix{}, "not of scheme X-Matrix"},
 		{"no origin", `X-Matrix key="ed25519:a",sig="x"`, XMatrix{}, "names no origin"},
+		{"no key", `X-Matrix origin="land.hessen.de",sig="x"`, XMatrix{}, "not an ed25519 key ID"},
+		{"no sig", `X-Matrix origin="land.hessen.de",key="ed25519:a"`, XMatrix{}, "not base64"},
+		// Dendrite splits on every comma, strips quotes and lets the last
+		// origin win: a quoted value with a comma would smuggle one in.
+		{"origin smuggled in a quoted value", `X-Matrix origin=land.hessen.de,destination=polizei.hessen.de,foo="x,origin=evil.example,key=ed25519:abc,sig=c2ln"`,
+			XMatrix{}, "unknown parameter"},
+		{"origin smuggled in the key", `X-Matrix origin="land.hessen.de",key="ed25519:a,origin=evil.example",sig="c2ln"`, XMatrix{}, "separator"},
+		{"origin smuggled in the sig", `X-Matrix origin="land.hessen.de",key="ed25519:a",sig="c2ln,origin=evil.example"`, XMatrix{}, "not base64"},
+		{"origin smuggled in the destination", `X-Matrix origin="land.hessen.de",destination="polizei.hessen.de,origin=evil.example",key="ed25519:a",sig="c2ln"`, XMatrix{}, "separator"},
+		{"lower-case scheme, smuggled origin", `x-matrix origin=land.hessen.de,foo="a,origin=evil.example",key="ed25519:a",sig=c2ln`, XMatrix{}, "unknown parameter"},
+		{"quoted and unquoted origin", `X-Matrix origin=land.hessen.de,Origin="evil.example",key="ed25519:a",sig="c2ln"`, XMatrix{}, "given twice"},
 		{"origin twice", `X-Matrix origin=land.hessen.de,origin=evil.example.com`, XMatrix{}, "given twice"},
 		{"unterminated", `X-Matrix origin="land.hessen.de`, XMatrix{}, "unterminated"},
-		{"not a server name", `X-Matrix origin="land hessen"`, XMatrix{}, "not a server name"},
+		{"blank in the origin", `X-Matrix origin="land hessen"`, XMatrix{}, "separator"},
+		{"not a server name", `X-Matrix origin="land/hessen",key="ed25519:a",sig="x"`, XMatrix{}, "not a server name"},
 		{"garbage", `X-Matrix origin`, XMatrix{}, "expected name=value"},
 		{"missing comma", `X-Matrix origin="a.de" key="b"`, XMatrix{}, "expected a comma"},
 	}
@@ -62,11 +74,13 @@ func TestParseXMatrix(t *testing.T) {
 type upstream struct {
 	mu   sync.Mutex
 	seen []string // "METHOD PATH?QUERY"
+	auth [][]string
 }
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	u.seen = append(u.seen, r.Method+" "+r.URL.RequestURI())
+	u.auth = append(u.auth, r.Header.Values("Authorization"))
 	u.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"from":"upstream"}`)
@@ -76,8 +90,36 @@ func (u *upstream) take() []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	out := u.seen
-	u.seen = nil
+	u.seen, u.auth = nil, nil
 	return out
+}
+
+// TestGateForwardsOnlyTheCheckedHeader: the homeserver behind the gate sees
+// the X-Matrix header the gate rebuilt from the fields it checked, in the
+// form every homeserver parses alike, and no other Authorization header.
+func TestGateForwardsOnlyTheCheckedHeader(t *testing.T) {
+	up := &upstream{}
+	srv := httptest.NewTLSServer(up)
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	l := hessen(1)
+	log, _ := logtest.NewNullLogger()
+	g := &Gate{Self: "polizei.hessen.de", Upstream: u, List: func() *List { return l }, Log: log, Transport: srv.Client().Transport}
+	req := httptest.NewRequest("PUT", "https://polizei.hessen.de/_matrix/federation/v1/send/1", strings.NewReader("{}"))
+	req.Header.Add("Authorization", "x-matrix   Origin=land.hessen.de , destination=polizei.hessen.de, KEY=\"ed25519:a1\",\tsig=c2ln")
+	req.Header.Add("Authorization", "Bearer secret")
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("status: got %d, want 200 (%s)", rec.Code, rec.Body)
+	}
+	up.mu.Lock()
+	got := up.auth
+	up.mu.Unlock()
+	want := `X-Matrix origin="land.hessen.de",destination="polizei.hessen.de",key="ed25519:a1",sig="c2ln"`
+	if len(got) != 1 || len(got[0]) != 1 || got[0][0] != want {
+		t.Errorf("upstream got Authorization %q, want [[%q]]", got, want)
+	}
 }
 
 func xm(origin string) string {
@@ -105,7 +147,11 @@ func TestGate(t *testing.T) {
 		passed   bool
 	}{
 		{"key path unauthenticated", "hessen", "GET", "/_matrix/key/v2/server", "", 200, "", nil, true},
-		{"key query unauthenticated", "hessen", "POST", "/_matrix/key/v2/query", "", 200, "", nil, true},
+		{"key by ID unauthenticated", "hessen", "GET", "/_matrix/key/v2/server/ed25519:a", "", 200, "", nil, true},
+		{"notary key query refused", "hessen", "POST", "/_matrix/key/v2/query", "", 403, "M_FORBIDDEN", []string{"notary"}, false},
+		{"notary key query by name refused", "hessen", "GET", "/_matrix/key/v2/query/evil.example/ed25519:a", "", 403, "M_FORBIDDEN", []string{"notary"}, false},
+		{"key POST refused", "hessen", "POST", "/_matrix/key/v2/server", "", 404, "M_UNRECOGNIZED", nil, false},
+		{"other key path", "hessen", "GET", "/_matrix/key/v1/server", "", 404, "M_UNRECOGNIZED", nil, false},
 		{"version unauthenticated", "hessen", "GET", "/_matrix/federation/v1/version", "", 200, "", nil, true},
 		{"version POST needs auth", "hessen", "POST", "/_matrix/federation/v1/version", "", 401, "M_UNAUTHORIZED", nil, false},
 		{"partner passes", "hessen", "PUT", "/_matrix/federation/v1/send/1?x=%21a%3Ab", xm("land.hessen.de"), 200, "", nil, true},
@@ -117,6 +163,10 @@ func TestGate(t *testing.T) {
 		{"no header", "hessen", "GET", "/_matrix/federation/v1/query/profile", "", 401, "M_UNAUTHORIZED", []string{"X-Matrix"}, false},
 		{"bearer only", "hessen", "GET", "/_matrix/federation/v1/query/profile", "Bearer abc", 401, "M_UNAUTHORIZED", nil, false},
 		{"malformed header", "hessen", "GET", "/_matrix/federation/v1/query/profile", `X-Matrix origin="land.hessen.de`, 401, "M_UNAUTHORIZED", nil, false},
+		{"smuggled origin", "hessen", "PUT", "/_matrix/federation/v1/send/1",
+			`X-Matrix origin=land.hessen.de,destination=polizei.hessen.de,foo="x,origin=evil.example.com,key=ed25519:abc,sig=c2ln"`, 401, "M_UNAUTHORIZED", []string{"unknown parameter"}, false},
+		{"smuggled origin, second header", "hessen", "PUT", "/_matrix/federation/v1/send/1",
+			xm("land.hessen.de") + "\n" + `X-Matrix origin=land.hessen.de,foo="x,origin=evil.example.com",key=ed25519:a,sig=c2ln`, 401, "M_UNAUTHORIZED", nil, false},
 		{"two origins", "hessen", "GET", "/_matrix/federation/v1/query/profile", xm("land.hessen.de") + "\n" + xm("evil.example.com"), 401, "M_UNAUTHORIZED", nil, false},
 		{"other destination", "hessen", "GET", "/_matrix/federation/v1/query/profile",
 			`X-Matrix origin="land.hessen.de",destination="schule.hessen.de",key="ed25519:a",sig="x"`, 401, "M_UNAUTHORIZED", []string{"schule.hessen.de"}, false},
