@@ -267,7 +267,7 @@ func ParseXMatrix(header string) (XMatrix, error) {
 }
 
 var (
-	keyIDRE = regexp.MustCompile(`^ed25519:[A-Za-z0-9_]{1,64}$`)
+	keyIDRE = regexp.MustCompile(`^ed25519:[A-Za-z0-9_.-]{1,64}$`)
 	sigRE   = regexp.MustCompile(`^[A-Za-z0-9+/_-]{1,256}={0,2}$`)
 )
 

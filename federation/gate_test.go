@@ -29,6 +29,8 @@ func TestParseXMatrix(t *testing.T) {
 			XMatrix{Origin: "land.hessen.de", Destination: "polizei.hessen.de", Key: "ed25519:a1", Sig: "ABC+/="}, ""},
 		{"tokens, spaces, case", "x-matrix   Origin=land.hessen.de , KEY=\"ed25519:a1\",\tsig=abc",
 			XMatrix{Origin: "land.hessen.de", Key: "ed25519:a1", Sig: "abc"}, ""},
+		{"Dendrite's key ID", `X-Matrix origin="dendrite.example",key="ed25519:a-B_c9",sig="x"`,
+			XMatrix{Origin: "dendrite.example", Key: "ed25519:a-B_c9", Sig: "x"}, ""},
 		{"origin with port", `X-Matrix origin="127.0.0.2:8448",key="ed25519:a",sig="x"`,
 			XMatrix{Origin: "127.0.0.2:8448", Key: "ed25519:a", Sig: "x"}, ""},
 		{"escapes", `X-Matrix origin="land\.hessen.de",key="ed25519:a",sig="x"`, XMatrix{}, "escaped character"},
