@@ -45,6 +45,11 @@ type Outgoing struct {
 	InReplyTo  string
 	References []string
 	Date       time.Time
+	// Notice marks a mail the bridge writes itself (not a person's
+	// message): only such a mail says `Auto-Submitted: auto-generated`
+	// (RFC 3834), so that schools' mail systems answer people's mail as
+	// they answer any other.
+	Notice bool
 }
 
 // MessageIDFor returns the Message-ID of the mail of a Matrix event: the
@@ -85,7 +90,9 @@ func (o *Outgoing) Bytes() ([]byte, error) {
 		h("References", strings.Join(o.References, " "))
 	}
 	h("MIME-Version", "1.0")
-	h("Auto-Submitted", "auto-generated")
+	if o.Notice {
+		h("Auto-Submitted", "auto-generated")
+	}
 
 	alt := func(w *multipart.Writer) error {
 		for _, part := range []struct{ typ, body string }{{"text/plain", o.Text}, {"text/html", o.HTML}} {

@@ -44,6 +44,24 @@ func TestOutgoingRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAutoSubmittedOnlyForNotices is issue 14, finding 19: a person's
+// message leaves as an ordinary mail; only the bridge's own notices are
+// marked auto-generated (RFC 3834).
+func TestAutoSubmittedOnlyForNotices(t *testing.T) {
+	for _, notice := range []bool{false, true} {
+		o := &Outgoing{RoomName: "Schulamt Kassel", RoomAddress: "raum@schulbruecke.test", SenderName: "Max Mustermann",
+			To: []string{"poststelle@1234.schulen.test"}, Subject: "Zeugnisse", Text: "Bitte bis Freitag.",
+			MessageID: MessageIDFor("$abc", "schulbruecke.test"), Notice: notice}
+		raw, err := o.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(raw), "Auto-Submitted: auto-generated"); got != notice {
+			t.Errorf("notice %t: Auto-Submitted header present %t, want %t\n%s", notice, got, notice, raw)
+		}
+	}
+}
+
 func TestParseIncomingErrors(t *testing.T) {
 	lim := Limits{MaxAttachment: 100, MaxParts: 5}
 	for name, tc := range map[string]struct {

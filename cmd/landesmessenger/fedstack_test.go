@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,6 +59,7 @@ func TestFederation(t *testing.T) {
 				{"widened ACL is reverted", fedACLDrift},
 				{"bad list keeps the last good one", fedBadList},
 				{"forst dropped from the list", fedDropForst},
+				{"crafted requests refused at the police gate", fedCraftedRequests},
 			}
 			for _, step := range steps {
 				if !t.Run(step.name, func(t *testing.T) { step.run(t, s) }) {
@@ -387,4 +391,63 @@ func fedDropForst(t *testing.T, s *provStack) {
 		t.Errorf("ulange (forst) in forst-umwelt after forst left the list: got %q, want removed", got)
 	}
 	s.mustLM(t, 0, "plan", "-c", s.cfg, "--exit-code")
+}
+
+// fedCraftedRequests sends what an attacker would to the police gate of the
+// running stack: an X-Matrix header that names a partner to an RFC parser
+// and an outsider to Dendrite's (issue 14, finding 1), its variants, and a
+// notary key query that would make the police server fetch keys from a
+// server the caller names (finding 2). The gate refuses each; a partner's
+// well-formed header still reaches Dendrite (which then refuses the fake
+// signature: 401 from Dendrite, not from the gate).
+func fedCraftedRequests(t *testing.T, s *provStack) {
+	police, land := s.server(t, "polizei"), s.server(t, "land")
+	cli := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	send := func(method, path string, auth ...string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, police.FederationURL+path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range auth {
+			req.Header.Add("Authorization", a)
+		}
+		resp, err := cli.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	o, d := land.ServerName, police.ServerName
+	for _, tc := range []struct {
+		name string
+		auth []string
+	}{
+		{"smuggled origin", []string{`X-Matrix origin=` + o + `,destination=` + d + `,foo="x,origin=evil.example,key=ed25519:abc,sig=c2ln"`}},
+		{"lower-case scheme", []string{`x-matrix origin="` + o + `",destination="` + d + `",foo="x,origin=evil.example",key="ed25519:a",sig="c2ln"`}},
+		{"repeated origin", []string{`X-Matrix origin="` + o + `",origin=evil.example,key="ed25519:a",sig="c2ln"`}},
+		{"origin in the key", []string{`X-Matrix origin="` + o + `",key="ed25519:a,origin=evil.example",sig="c2ln"`}},
+		{"second header smuggles", []string{`X-Matrix origin="` + o + `",destination="` + d + `",key="ed25519:a",sig="c2ln"`,
+			`X-Matrix origin="` + o + `",destination="` + d + `",foo="y,origin=evil.example",key="ed25519:a",sig="c2ln"`}},
+	} {
+		code, body := send("PUT", "/_matrix/federation/v1/send/crafted-"+strings.ReplaceAll(tc.name, " ", "-"), tc.auth...)
+		if code != http.StatusUnauthorized || !strings.Contains(body, "X-Matrix") {
+			t.Errorf("%s: got %d %s, want 401 from the gate naming the X-Matrix header", tc.name, code, body)
+		}
+	}
+	if code, body := send("POST", "/_matrix/key/v2/query"); code != http.StatusForbidden || !strings.Contains(body, "notary") {
+		t.Errorf("notary key query: got %d %s, want 403 from the gate", code, body)
+	}
+	// A well-formed header of a partner passes the gate; Dendrite checks the
+	// (fake) signature and refuses it itself ("Invalid request signature",
+	// or "Error authenticating request" when the key is unknown).
+	code, body := send("PUT", "/_matrix/federation/v1/send/fake-sig", `X-Matrix origin="`+o+`",destination="`+d+`",key="ed25519:auto",sig="c2ln"`)
+	if code < 400 || !(strings.Contains(body, "signature") || strings.Contains(body, "authenticating")) {
+		t.Errorf("partner with a fake signature: got %d %s, want Dendrite's refusal of the signature", code, body)
+	}
+	if code, _ := send("GET", "/_matrix/key/v2/server"); code != http.StatusOK {
+		t.Errorf("GET /_matrix/key/v2/server: got %d, want 200 through the gate", code)
+	}
 }
