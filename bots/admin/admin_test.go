@@ -41,7 +41,7 @@ tenants:
     kind: police
     homeserver: polizei
 admin:
-  land_admins: [landadm]
+  land_admins: [landadm, landvertretung]
   auditors: [dsb]
   four_eyes: [room close]
 `
@@ -371,6 +371,26 @@ func TestWriteCommandBecomesOverride(t *testing.T) {
 	// The Land admin may act on every tenant.
 	got, _ = h.say(landRoom, landadm, "!rolle vergeben padmin moderator")
 	wantContains(t, "role grant by the Land admin", got, "Erledigt")
+}
+
+// TestUserAddRefusesConfiguredRoles is issue 14, finding 11: the config
+// names landvertretung a Land admin though no such person exists yet; a
+// tenant admin who adds a person of that id would make a Land admin.
+// Roles come only from the config and the directory: the id is refused.
+func TestUserAddRefusesConfiguredRoles(t *testing.T) {
+	h := newHarness(t)
+	for _, pid := range []string{"landvertretung", "dsb"} {
+		got, _ := h.say(hmdisRoom, hadmin, "!benutzer anlegen "+pid+" hmdis Max Muster")
+		wantContains(t, "user add "+pid, got, "`"+pid+"`")
+		if strings.Contains(got, "Erledigt") {
+			t.Errorf("user add %s: got %q, want a refusal", pid, got)
+		}
+	}
+	if ovs, _ := h.st.Overrides(context.Background()); len(ovs) != 0 {
+		t.Errorf("overrides after refused adds: %+v", ovs)
+	}
+	got, _ := h.say(landRoom, landadm, "!benutzer anlegen landvertretung hmdis Max Muster")
+	wantContains(t, "user add by the Land admin", got, "Land-Administrator")
 }
 
 func TestSafeModeRefusesChanges(t *testing.T) {

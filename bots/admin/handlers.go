@@ -321,6 +321,13 @@ func (b *Bot) userAdd(ctx context.Context, req *request) result {
 	} else if ok {
 		return fail(errorf("%s", req.t("Die Kennung "+code(pid)+" gibt es schon.", "The id "+code(pid)+" exists already.")))
 	}
+	// Roles come only from the configuration and the directory: a person
+	// added under an id the configuration makes a Land admin or auditor
+	// would take that role.
+	if adm := &b.Env.Config().Admin; adm.IsLandAdmin(pid) || adm.IsAuditor(pid) {
+		return fail(errorf("%s", req.t("Die Kennung "+code(pid)+" ist in der Konfiguration als Land-Administrator oder Auditor eingetragen; solche Personen kommen nur aus dem Verzeichnis.",
+			"The id "+code(pid)+" is configured as a Land admin or auditor; such people come only from the directory.")))
+	}
 	tid := config.TenantID(a["tenant"])
 	if err := b.checkUnit(req, tid, o["unit"]); err != nil {
 		return fail(err)
