@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -17,6 +18,12 @@ import (
 // {"@user:server": "password", ...}. A password is written before its
 // account is created, so a crash in between loses nothing. Passwords never
 // reach a log.
+//
+// Several writers may share the file (serve and an apply run by hand, or
+// two parts of serve): every change takes an exclusive lock of PATH.lock,
+// reads the file again, merges and writes it back, so that no writer drops
+// another's passwords, and two writers that need the same user's password
+// agree on one.
 type Credentials struct {
 	path string
 	mu   sync.Mutex
@@ -25,17 +32,25 @@ type Credentials struct {
 
 // LoadCredentials reads the credentials file at path, if it exists.
 func LoadCredentials(path string) (*Credentials, error) {
-	c := &Credentials{path: path, pw: map[id.UserID]string{}}
+	pw, err := readCredentials(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Credentials{path: path, pw: pw}, nil
+}
+
+func readCredentials(path string) (map[id.UserID]string, error) {
+	pw := map[id.UserID]string{}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
+		return pw, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("read credentials file: %w", err)
 	}
-	if err := json.Unmarshal(data, &c.pw); err != nil {
+	if err := json.Unmarshal(data, &pw); err != nil {
 		return nil, fmt.Errorf("credentials file %s: invalid JSON (%v)", path, errors.Unwrap(err))
 	}
-	return c, nil
+	return pw, nil
 }
 
 // PasswordFor returns the password recorded for user, generating and
@@ -46,16 +61,62 @@ func (c *Credentials) PasswordFor(user id.UserID) (string, error) {
 	if pw, ok := c.pw[user]; ok {
 		return pw, nil
 	}
-	pw, err := newPassword()
+	var pw string
+	err := c.update(func(cur map[id.UserID]string) (bool, error) {
+		if have, ok := cur[user]; ok {
+			pw = have // another writer made it meanwhile
+			return false, nil
+		}
+		var err error
+		if pw, err = newPassword(); err != nil {
+			return false, err
+		}
+		cur[user] = pw
+		return true, nil
+	})
 	if err != nil {
 		return "", err
 	}
-	c.pw[user] = pw
-	if err := c.save(); err != nil {
-		delete(c.pw, user)
-		return "", err
-	}
 	return pw, nil
+}
+
+// update runs change on the passwords as the file holds them now, under
+// the file's lock, and writes them back if change says so. c.pw is the
+// file's content afterwards (or before, if writing failed).
+func (c *Credentials) update(change func(map[id.UserID]string) (bool, error)) error {
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
+		return fmt.Errorf("credentials file: %w", err)
+	}
+	lock, err := os.OpenFile(c.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("credentials file lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("credentials file lock %s: %w", lock.Name(), err)
+	}
+	cur, err := readCredentials(c.path)
+	if err != nil {
+		return err
+	}
+	// What this writer saved is on disk already unless a writer without
+	// the lock dropped it: keep it.
+	for u, pw := range c.pw {
+		if _, ok := cur[u]; !ok {
+			cur[u] = pw
+		}
+	}
+	changed, err := change(cur)
+	if err != nil {
+		return err
+	}
+	if changed {
+		if err := save(c.path, cur); err != nil {
+			return err
+		}
+	}
+	c.pw = cur
+	return nil
 }
 
 func newPassword() (string, error) {
@@ -75,29 +136,23 @@ func (c *Credentials) NewPassword(user id.UserID) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	old, had := c.pw[user]
-	c.pw[user] = pw
-	if err := c.save(); err != nil {
-		if had {
-			c.pw[user] = old
-		} else {
-			delete(c.pw, user)
-		}
+	err = c.update(func(cur map[id.UserID]string) (bool, error) {
+		cur[user] = pw
+		return true, nil
+	})
+	if err != nil {
 		return "", err
 	}
 	return pw, nil
 }
 
-// save writes the file atomically with mode 0600.
-func (c *Credentials) save() error {
-	data, err := json.MarshalIndent(c.pw, "", "  ")
+// save writes the passwords to path atomically with mode 0600.
+func save(path string, pw map[id.UserID]string) error {
+	data, err := json.MarshalIndent(pw, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
-		return fmt.Errorf("credentials file: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".credentials-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".credentials-*")
 	if err != nil {
 		return fmt.Errorf("credentials file: %w", err)
 	}
@@ -117,7 +172,7 @@ func (c *Credentials) save() error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), c.path); err != nil {
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("credentials file: %w", err)
 	}
 	return nil
