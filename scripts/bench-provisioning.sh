@@ -27,7 +27,7 @@ kinds=${BENCH_KINDS:-dendrite synapse}
 people=${BENCH_PEOPLE:-2000}
 rooms=${BENCH_ROOMS:-200}
 work=$(mktemp -d)
-trap '[ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null; for d in "$work"/stack-*/; do [ -d "$d" ] && LM_STACK_DIR=$d "$bin" stack down --purge >/dev/null 2>&1 || true; done; rm -rf "$work"' EXIT
+trap '{ [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null; } || true; for d in "$work"/stack-*/; do [ -d "$d" ] && LM_STACK_DIR=$d "$bin" stack down --purge >/dev/null 2>&1 || true; done; rm -rf "$work"' EXIT
 
 now() { python3 -c 'import time; print(time.time())'; }
 secs() { python3 -c 'import sys,time; print(f"{time.time()-float(sys.argv[1]):.1f}")' "$1"; }

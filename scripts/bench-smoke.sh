@@ -32,7 +32,7 @@ step() { # step NAME SECTION COMMAND...: runs COMMAND, checks SECTION was writte
 
 step go "" go test -tags goolm -run '^$' -bench . -benchtime 1x ./...
 step stack bench-stack env BENCH_COLD=0 scripts/bench-stack.sh "$out"
-step provisioning bench-provisioning env BENCH_ROUNDS=1 BENCH_PEOPLE=40 BENCH_ROOMS=8 BENCH_PLAN_TIME=1x scripts/bench-provisioning.sh "$out"
+step provisioning bench-provisioning env BENCH_ROUNDS=1 BENCH_PEOPLE=100 BENCH_ROOMS=32 BENCH_PLAN_TIME=1x scripts/bench-provisioning.sh "$out"
 step bot admin-bot env BENCH_N=5 scripts/bench-bot.sh "$out"
 step retention retention env BENCH_ROOMS=2 BENCH_MSGS=10 scripts/bench-retention.sh "$out"
 step bridge bridge env BENCH_RATE=2 BENCH_SECONDS=5 scripts/bench-bridge.sh "$out"
