@@ -5,7 +5,12 @@
 # reconcile failed nothing. Logs stay in $SOAK_DIR (default: a new
 # temporary folder).
 #
+# The demo has onboarding on, so a first reconcile joins most people only
+# to their welcome room; LM_ONBOARDING_ENABLED=false makes it join everyone
+# to every room, the cross-homeserver joins included.
+#
 #   scripts/soak-demo.sh 5
+#   LM_ONBOARDING_ENABLED=false scripts/soak-demo.sh 5
 set -uo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1}
