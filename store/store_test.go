@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -661,5 +662,38 @@ func testAdminBot(t *testing.T, b backend) {
 	}
 	if none, err := st.Pending(ctx, "$nothing"); none != nil || err != nil {
 		t.Errorf("Pending(unknown) = %+v, %v", none, err)
+	}
+}
+
+// TestSQLiteFileModes is issue 14, finding 12: under umask 022 the database
+// and its -wal and -shm files are created 0600 in a 0700 folder, and a
+// database that others may read is refused, naming the file and its mode.
+func TestSQLiteFileModes(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "landesmessenger.db")
+	st, err := Open(context.Background(), path, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: mode %04o, want no access for group and others", p, perm)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), path, zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "0644") {
+		t.Errorf("open a 0644 database: got %v, want an error naming %s and its mode", err, path)
 	}
 }

@@ -117,14 +117,38 @@ func parseSQLite(rest string) (*target, error) {
 	return t, nil
 }
 
-// prepare creates the parent directory of an SQLite database file.
+// prepare creates the parent directory of an SQLite database file (0700)
+// and the file itself (0600), so that the database, which holds bot
+// passwords, access tokens, crypto keys, the archive and raw mail, is never
+// readable by other users whatever the umask. An existing database file, or
+// its -wal or -shm file, that the group or others may read or write is
+// refused with an error naming the file and its mode (fail closed: the
+// operator runs chmod 600). SQLite gives -wal and -shm the mode of the
+// database file.
 func (t *target) prepare() error {
 	if t.sqlitePath == "" {
 		return nil
 	}
 	dir := filepath.Dir(t.sqlitePath)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("store: create directory for %s: %w", t.display, err)
+	}
+	f, err := os.OpenFile(t.sqlitePath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err == nil {
+		return f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("store: create %s: %w", t.display, err)
+	}
+	for _, path := range []string{t.sqlitePath, t.sqlitePath + "-wal", t.sqlitePath + "-shm"} {
+		fi, err := os.Stat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return fmt.Errorf("store: %s has mode %04o: it holds passwords, tokens and keys, so group and others must have no access (chmod 600 %s)", path, perm, path)
+		}
 	}
 	return nil
 }
