@@ -100,13 +100,9 @@ func (u *upstream) take() []string {
 // the X-Matrix header the gate rebuilt from the fields it checked, in the
 // form every homeserver parses alike, and no other Authorization header.
 func TestGateForwardsOnlyTheCheckedHeader(t *testing.T) {
-	up := &upstream{}
-	srv := httptest.NewTLSServer(up)
-	defer srv.Close()
-	u, _ := url.Parse(srv.URL)
-	l := hessen(1)
+	up, gateFor := gateWithUpstream(t)
 	log, _ := logtest.NewNullLogger()
-	g := &Gate{Self: "polizei.hessen.de", Upstream: u, List: func() *List { return l }, Log: log, Transport: srv.Client().Transport}
+	g := gateFor(hessen(1), log)
 	req := httptest.NewRequest("PUT", "https://polizei.hessen.de/_matrix/federation/v1/send/1", strings.NewReader("{}"))
 	req.Header.Add("Authorization", "x-matrix   Origin=land.hessen.de , destination=polizei.hessen.de, KEY=\"ed25519:a1\",\tsig=c2ln")
 	req.Header.Add("Authorization", "Bearer secret")
@@ -128,11 +124,20 @@ func xm(origin string) string {
 	return `X-Matrix origin="` + origin + `",destination="polizei.hessen.de",key="ed25519:a",sig="c2ln"`
 }
 
-func TestGate(t *testing.T) {
+// gateWithUpstream starts a recording upstream for the test and returns it
+// with a constructor of polizei.hessen.de's gate in front of it.
+func gateWithUpstream(t *testing.T) (*upstream, func(*List, logrus.FieldLogger) *Gate) {
 	up := &upstream{}
 	srv := httptest.NewTLSServer(up)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
+	return up, func(l *List, log logrus.FieldLogger) *Gate {
+		return &Gate{Self: "polizei.hessen.de", Upstream: u, List: func() *List { return l }, Log: log, Transport: srv.Client().Transport}
+	}
+}
+
+func TestGate(t *testing.T) {
+	up, gateFor := gateWithUpstream(t)
 	external := hessen(1)
 	lists := map[string]*List{"hessen": hessen(1), "none": nil, "external polizei": external}
 	external.Homeservers[1].External = true
@@ -187,8 +192,7 @@ func TestGate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			log, hook := logtest.NewNullLogger()
-			l := lists[tc.list]
-			g := &Gate{Self: "polizei.hessen.de", Upstream: u, List: func() *List { return l }, Log: log, Transport: srv.Client().Transport}
+			g := gateFor(lists[tc.list], log)
 			req := httptest.NewRequest(tc.method, "https://polizei.hessen.de"+tc.path, strings.NewReader("{}"))
 			for _, h := range strings.Split(tc.auth, "\n") {
 				if h != "" {
