@@ -422,6 +422,11 @@ func TestOpenRefusesHomeserverDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
+	// The file mode check comes first; this test is about the tables, so
+	// the file gets the mode Open would accept whatever the umask is.
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	st, err := Open(ctx, path, zerolog.Nop())
 	if err == nil {
 		st.Close()
