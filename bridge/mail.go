@@ -229,6 +229,11 @@ func ParseIncoming(r io.Reader, lim Limits) (*Incoming, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	in := &Incoming{}
+	// One From, as RFC 5322 says: with two, a DKIM signature may cover one
+	// while the room would show the other.
+	if n := len(msg.Header["From"]); n > 1 {
+		return nil, fmt.Errorf("%w: %d From headers (want one)", ErrMalformed, n)
+	}
 	from, err := mail.ParseAddress(msg.Header.Get("From"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: From: %v", ErrMalformed, err)

@@ -39,7 +39,7 @@ func TestOutgoingRoundTrip(t *testing.T) {
 			t.Errorf("mail shows a Matrix ID:\n%s", raw)
 		}
 	}
-	if MessageIDFor("$a", "d") != MessageIDFor("$a", "d") || MessageIDFor("$a", "d") == MessageIDFor("$b", "d") {
+	if a1, a2 := MessageIDFor("$a", "d"), MessageIDFor("$a", "d"); a1 != a2 || a1 == MessageIDFor("$b", "d") {
 		t.Error("MessageIDFor is not a function of the event")
 	}
 }

@@ -147,7 +147,7 @@ func (n *Network) Incoming(ctx context.Context, login *bridgev2.UserLogin, roomI
 			Type: bridgev2.RemoteEventMessage, PortalKey: PortalKey(roomID),
 			Sender: bridgev2.EventSender{Sender: networkid.UserID(mb.GhostID())}, Timestamp: ts,
 		},
-		ID:                 networkid.MessageID(in.MessageID),
+		ID:                 IncomingID(roomID, in.From, in.MessageID),
 		Data:               in,
 		ConvertMessageFunc: n.convertIncoming,
 	})
@@ -157,7 +157,7 @@ func (n *Network) Incoming(ctx context.Context, login *bridgev2.UserLogin, roomI
 	// Posted now or before (a duplicate is ignored): the bridge's message
 	// table says. An event ignored because the bridge is stopping is not
 	// there, and the mail stays in the inbox.
-	msg, err := n.br.DB.Message.GetFirstPartByID(ctx, "", networkid.MessageID(in.MessageID))
+	msg, err := n.br.DB.Message.GetFirstPartByID(ctx, "", IncomingID(roomID, in.From, in.MessageID))
 	if err != nil {
 		return fmt.Errorf("post mail %s in %s: %w", in.MessageID, roomID, err)
 	}
@@ -200,14 +200,47 @@ func (n *Network) convertIncoming(ctx context.Context, portal *bridgev2.Portal, 
 				Info: &event.FileInfo{MimeType: a.MIMEType, Size: len(a.Data)}}})
 	}
 	if target := in.InReplyTo; target != "" {
-		cm.ReplyTo = &networkid.MessageOptionalPartID{MessageID: networkid.MessageID(target)}
-		root := networkid.MessageID(target)
+		reply := n.bridgedID(ctx, portal.ID, target)
+		cm.ReplyTo = &networkid.MessageOptionalPartID{MessageID: reply}
+		root := reply
 		if len(in.References) > 0 {
-			root = networkid.MessageID(in.References[0])
+			root = n.bridgedID(ctx, portal.ID, in.References[0])
 		}
 		cm.ThreadRoot = &root
 	}
 	return cm, nil
+}
+
+// IncomingID is the bridge's ID of a received mail: the room, the sender
+// and the mail's Message-ID. The room keeps one mail to two rooms from
+// being posted in one only (bridgev2 knows each ID once across rooms);
+// the sender keeps a Message-ID reused by another school from suppressing
+// a mail (issue 14, finding 5).
+func IncomingID(room, from, messageID string) networkid.MessageID {
+	return networkid.MessageID(room + "/" + strings.ToLower(from) + "/" + messageID)
+}
+
+// bridgedID finds the bridge's ID of the message a mail names by its
+// Message-ID (In-Reply-To, References): a mailed Matrix message keeps its
+// Message-ID as its ID; a received mail is looked up among the room's
+// mailboxes. Unknown, it is returned as it is (bridgev2 then drops the
+// relation).
+func (n *Network) bridgedID(ctx context.Context, portal networkid.PortalID, messageID string) networkid.MessageID {
+	if n.br == nil {
+		return networkid.MessageID(messageID)
+	}
+	if m, err := n.br.DB.Message.GetFirstPartByID(ctx, "", networkid.MessageID(messageID)); err == nil && m != nil {
+		return m.ID
+	}
+	if r, ok := n.room(portal); ok {
+		for _, mb := range n.Mailboxes(r) {
+			id := IncomingID(r.ID, mb.Address, messageID)
+			if m, err := n.br.DB.Message.GetFirstPartByID(ctx, "", id); err == nil && m != nil {
+				return id
+			}
+		}
+	}
+	return networkid.MessageID(messageID)
 }
 
 // client is the relay login's side of the network.
@@ -276,6 +309,7 @@ func (c *client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		return nil, fmt.Errorf("no bridged room %q", msg.Portal.ID)
 	}
 	if c.n.Ended(r) {
+		//lint:ignore ST1005 the text is shown to the room's members as the message's status
 		return nil, bridgev2.WrapErrorInStatus(fmt.Errorf("Der Raum ist seit dem Ende des Schuljahres (%s) nicht mehr mit den Schulen verbunden; nichts wurde gemailt (room ended)", r.Until.Format("02.01.2006"))).
 			WithErrorAsMessage().WithIsCertain(true).WithSendNotice(true)
 	}
@@ -327,6 +361,7 @@ func (c *client) mail(ctx context.Context, r config.BridgeRoom, msg *bridgev2.Ma
 			return "", fmt.Errorf("download %s: %w", content.Body, err)
 		}
 		if int64(len(data)) > c.n.Config.MaxAttachment {
+			//lint:ignore ST1005 the text is shown to the room's members as the message's status
 			return "", fmt.Errorf("Anlage größer als %d MB (attachment larger than the limit)", c.n.Config.MaxAttachment>>20)
 		}
 		mime := ""

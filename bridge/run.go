@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -38,6 +39,9 @@ type Inbox interface {
 	PendingInbound(ctx context.Context) ([]InboundMail, error)
 	// MarkPosted records that the mail is in its room.
 	MarkPosted(ctx context.Context, room, messageID string, at time.Time) error
+	// PurgeInbound deletes the mails posted before before and logs each
+	// deletion under policy (issue 14, finding 6).
+	PurgeInbound(ctx context.Context, before time.Time, policy string, describe func(room, key string) (id.RoomID, id.UserID)) (int, error)
 }
 
 // InboundMail is a received mail waiting to be posted.
@@ -74,6 +78,41 @@ type Options struct {
 	Log       logrus.FieldLogger
 	Zerolog   zerolog.Logger
 	RelayPass string
+	// SMTPUsers are the accounts that may submit mail with SMTP AUTH
+	// (bridge.inbound.users with their passwords read).
+	SMTPUsers map[string]string
+	// InboxKeep is how long a posted mail's raw text is kept; the service
+	// sets it to bridge.inbox_retention, shortened to the rooms' default
+	// retention. 0 means config.DefaultBridgeInboxRetention.
+	InboxKeep time.Duration
+	// LookupTXT looks up DKIM keys that the schools directory does not
+	// pin; nil is DNS.
+	LookupTXT func(name string) ([]string, error)
+}
+
+// smtpOptions builds the SMTP server's options from the configuration:
+// the STARTTLS certificate, the door policy and the DKIM check.
+func smtpOptions(o Options) (ServerOptions, error) {
+	c := o.Config
+	opts := ServerOptions{Addr: c.SMTPListen, Domain: c.MailDomain, MaxMail: c.MaxMail,
+		Limits: Limits{MaxAttachment: c.MaxAttachment, MaxParts: 100}, Log: o.Log.WithField("component", "smtp"),
+		Access: Access{Trusted: c.Inbound.TrustedNetworks, Users: o.SMTPUsers, RequireTLS: c.Inbound.RequireTLS,
+			MaxConnections: c.Inbound.MaxConnections, MaxSession: c.Inbound.MaxSession},
+		Auth: &DKIMChecker{Schools: o.Schools, Default: c.Inbound.RequireDKIM, LookupTXT: o.LookupTXT}}
+	if c.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+		if err != nil {
+			return opts, fmt.Errorf("bridge.tls_cert_file, bridge.tls_key_file: %w", err)
+		}
+		opts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if c.Inbound.RequireTLS && opts.TLS == nil {
+		return opts, errors.New("bridge.inbound.require_tls: needs tls_cert_file and tls_key_file")
+	}
+	if len(o.SMTPUsers) > 0 && opts.TLS == nil {
+		return opts, errors.New("bridge.inbound.users: SMTP AUTH is offered only over TLS; set tls_cert_file and tls_key_file")
+	}
+	return opts, nil
 }
 
 // Running is a started bridge.
@@ -89,7 +128,39 @@ type Running struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	// Rooms maps room IDs to their Matrix rooms.
-	Rooms map[string]id.RoomID
+	Rooms      map[string]id.RoomID
+	serverName string
+	inboxKeep  time.Duration
+	lastPurge  time.Time
+}
+
+// purgeInbox deletes the raw mails posted longer than inboxKeep ago, at
+// most once an hour, and logs the deletions.
+func (r *Running) purgeInbox(ctx context.Context, now time.Time) {
+	if now.Sub(r.lastPurge) < time.Hour {
+		return
+	}
+	r.lastPurge = now
+	policy := "bridge.inbox_retention " + r.inboxKeep.String()
+	n, err := r.store.PurgeInbound(ctx, now.Add(-r.inboxKeep), policy, r.describeMail)
+	if err != nil {
+		r.log.WithError(err).Warn("cannot purge posted mails from the inbox")
+		return
+	}
+	if n > 0 {
+		r.log.WithFields(logrus.Fields{"mails": n, "policy": policy}).Info("posted mails purged from the inbox")
+	}
+}
+
+// describeMail names the Matrix room and the sender's ghost of an inbox
+// entry for the deletion log.
+func (r *Running) describeMail(room, key string) (id.RoomID, id.UserID) {
+	from, _, ok := strings.Cut(key, " ")
+	var sender id.UserID
+	if mb, known := r.net.Schools.Mailbox(from); ok && known {
+		sender = id.NewUserID(GhostPrefix+mb.GhostID(), r.serverName)
+	}
+	return r.Rooms[room], sender
 }
 
 // Start starts the bridge: bridgev2 with its appservice, the rooms (made
@@ -98,6 +169,10 @@ type Running struct {
 func Start(ctx context.Context, o Options) (*Running, error) {
 	c := o.Config
 	bcfg, err := bridgeConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	smtpOpts, err := smtpOptions(o)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +185,11 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	if err := br.Start(ctx); err != nil {
 		return nil, fmt.Errorf("bridge: start: %w", err)
 	}
-	r := &Running{br: br, mc: mc, net: n, store: o.Store, log: o.Log, wake: make(chan struct{}, 1), Rooms: map[string]id.RoomID{}}
+	r := &Running{br: br, mc: mc, net: n, store: o.Store, log: o.Log, wake: make(chan struct{}, 1), Rooms: map[string]id.RoomID{},
+		serverName: o.ServerName, inboxKeep: o.InboxKeep}
+	if r.inboxKeep <= 0 {
+		r.inboxKeep = config.DefaultBridgeInboxRetention
+	}
 	fail := func(err error) (*Running, error) {
 		br.Stop()
 		return nil, err
@@ -161,8 +240,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 			o.Log.WithFields(logrus.Fields{"room": room.ID, "messages": n}).Info("mailed messages left from before the restart")
 		}
 	}
-	r.smtp, err = Listen(r, ServerOptions{Addr: c.SMTPListen, Domain: c.MailDomain, MaxMail: c.MaxMail,
-		Limits: Limits{MaxAttachment: c.MaxAttachment, MaxParts: 100}, Log: o.Log.WithField("component", "smtp")})
+	r.smtp, err = Listen(r, smtpOpts)
 	if err != nil {
 		return fail(err)
 	}
@@ -222,7 +300,9 @@ func (r *Running) Recipient(from, to string) (string, error) {
 // it in every room.
 func (r *Running) Deliver(ctx context.Context, in *Incoming, raw []byte, rooms []string) error {
 	for _, room := range rooms {
-		if _, err := r.store.AddInbound(ctx, room, in.MessageID, raw, time.Now()); err != nil {
+		// Kept per room and sender: another school's mail with the same
+		// Message-ID is a mail of its own (finding 5).
+		if _, err := r.store.AddInbound(ctx, room, InboxKey(in.From, in.MessageID), raw, time.Now()); err != nil {
 			return err
 		}
 	}
@@ -232,6 +312,10 @@ func (r *Running) Deliver(ctx context.Context, in *Incoming, raw []byte, rooms [
 	}
 	return nil
 }
+
+// InboxKey is a received mail's key in the inbox within its room: the
+// sender and the Message-ID.
+func InboxKey(from, messageID string) string { return strings.ToLower(from) + " " + messageID }
 
 // postLoop posts the mails waiting in the inbox, at start (what a crash
 // left) and whenever one arrives.
@@ -259,6 +343,7 @@ func (r *Running) postLoop(ctx context.Context) {
 				r.log.WithError(err).Warn("cannot mark a mail posted")
 			}
 		}
+		r.purgeInbox(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return

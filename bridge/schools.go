@@ -22,6 +22,13 @@ type School struct {
 	// Office is the school office's mailbox.
 	Office   Mailbox
 	Teachers []Mailbox
+	// RequireDKIM is the school's own DKIM policy; nil follows the
+	// bridge's default (bridge.inbound.require_dkim).
+	RequireDKIM *bool
+	// DKIMKeys pins the school's DKIM keys: selector -> key record
+	// ("v=DKIM1; k=ed25519; p=..."). With pinned keys only they count;
+	// without, keys are looked up in DNS.
+	DKIMKeys map[string]string
 }
 
 // Mailbox is a bridged mailbox: it becomes a ghost user in the rooms of its
@@ -86,7 +93,7 @@ func (s *Schools) Numbers() []string {
 }
 
 var (
-	schoolKeys     = map[string]bool{"number": true, "name": true, "city": true, "office": true, "teachers": true}
+	schoolKeys     = map[string]bool{"number": true, "name": true, "city": true, "office": true, "teachers": true, "require_dkim": true, "dkim_keys": true}
 	teacherKeys    = map[string]bool{"name": true, "mailbox": true}
 	pupilKeys      = map[string]bool{"pupils": true, "students": true, "schueler": true, "schüler": true}
 	schoolNumberRE = regexp.MustCompile(`^[0-9]{1,8}$`)
@@ -149,7 +156,7 @@ func ParseSchools(name string, data []byte) (*Schools, error) {
 			case pupilKeys[strings.ToLower(k.Value)]:
 				bad(k.Line, path+"."+k.Value, "pupils are never bridged: only the school office and teachers may be listed")
 			case !schoolKeys[k.Value]:
-				bad(k.Line, path+"."+k.Value, "unknown key (want number, name, city, office, teachers)")
+				bad(k.Line, path+"."+k.Value, "unknown key (want number, name, city, office, teachers, require_dkim, dkim_keys)")
 			default:
 				fields[k.Value] = item.Content[j+1]
 			}
@@ -225,6 +232,34 @@ func ParseSchools(name string, data []byte) (*Schools, error) {
 				}
 			}
 		}
+		if n, ok := fields["require_dkim"]; ok {
+			var v bool
+			if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+				bad(n.Line, path+".require_dkim", "expected true or false, got %q", n.Value)
+			} else {
+				sc.RequireDKIM = &v
+			}
+		}
+		if n, ok := fields["dkim_keys"]; ok {
+			if n.Kind != yaml.MappingNode {
+				bad(n.Line, path+".dkim_keys", "want a mapping of selector to key record, e.g. sel1: \"v=DKIM1; k=ed25519; p=...\"")
+			} else {
+				sc.DKIMKeys = map[string]string{}
+				for k := 0; k+1 < len(n.Content); k += 2 {
+					sel, rec := n.Content[k], n.Content[k+1]
+					kpath := path + ".dkim_keys." + sel.Value
+					if !dkimSelectorRE.MatchString(sel.Value) {
+						bad(sel.Line, kpath, "invalid selector %q (want letters, digits, '-' and '.')", sel.Value)
+						continue
+					}
+					if msg := dkimRecordProblem(rec.Value); rec.Kind != yaml.ScalarNode || msg != "" {
+						bad(rec.Line, kpath, "invalid key record: %s", msg)
+						continue
+					}
+					sc.DKIMKeys[sel.Value] = rec.Value
+				}
+			}
+		}
 		if sc.Number != "" {
 			out.byNumber[sc.Number] = sc
 		}
@@ -233,6 +268,45 @@ func ParseSchools(name string, data []byte) (*Schools, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+var dkimSelectorRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$`)
+
+// dkimRecordProblem checks a pinned DKIM key record and returns what is
+// wrong with it, or "".
+func dkimRecordProblem(rec string) string {
+	tags := map[string]string{}
+	for _, part := range strings.Split(rec, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok && strings.TrimSpace(part) != "" {
+			return fmt.Sprintf("tag %q has no value", strings.TrimSpace(part))
+		}
+		tags[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	if v, ok := tags["v"]; ok && v != "DKIM1" {
+		return fmt.Sprintf("v=%s (want DKIM1)", v)
+	}
+	if k, ok := tags["k"]; ok && k != "rsa" && k != "ed25519" {
+		return fmt.Sprintf("k=%s (want rsa or ed25519)", k)
+	}
+	if tags["p"] == "" {
+		return "no public key (p=)"
+	}
+	return ""
+}
+
+// Domains returns the mail domains of the school's mailboxes.
+func (s *School) Domains() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range append([]Mailbox{s.Office}, s.Teachers...) {
+		_, d, _ := strings.Cut(m.Address, "@")
+		if d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // bareAddress checks that s is one plain mail address and returns it in

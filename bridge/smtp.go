@@ -3,12 +3,15 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -40,7 +43,32 @@ type ServerOptions struct {
 	Limits  Limits
 	// TLS enables STARTTLS if set.
 	TLS *tls.Config
-	Log logrus.FieldLogger
+	// Access is who may submit mail; the zero value lets nobody in.
+	Access Access
+	// Auth checks that a mail comes from its From domain (DKIM); nil
+	// checks nothing.
+	Auth MailAuthenticator
+	Log  logrus.FieldLogger
+}
+
+// Access is the SMTP server's door policy.
+type Access struct {
+	// Trusted are the client networks that may submit without AUTH.
+	Trusted []netip.Prefix
+	// Users may submit after SMTP AUTH PLAIN (offered only over TLS):
+	// username -> password.
+	Users map[string]string
+	// RequireTLS refuses MAIL FROM before STARTTLS.
+	RequireTLS bool
+	// MaxConnections bounds the sessions at once (default 20); MaxSession
+	// bounds one session's length (default 10 minutes).
+	MaxConnections int
+	MaxSession     time.Duration
+}
+
+// MailAuthenticator checks a received mail's origin: *DKIMChecker.
+type MailAuthenticator interface {
+	Check(from string, raw []byte) error
 }
 
 // Server is the bridge's SMTP server for the rooms' addresses.
@@ -59,8 +87,19 @@ func Listen(recv Receiver, opts ServerOptions) (*Server, error) {
 		l.SetOutput(io.Discard)
 		s.opts.Log = l
 	}
+	if s.opts.Access.MaxConnections <= 0 {
+		s.opts.Access.MaxConnections = 20
+	}
+	if s.opts.Access.MaxSession <= 0 {
+		s.opts.Access.MaxSession = 10 * time.Minute
+	}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s, remote: c.Conn().RemoteAddr().String()}, nil
+		ss := &session{s: s, remote: c.Conn().RemoteAddr().String()}
+		if ap, err := netip.ParseAddrPort(ss.remote); err == nil {
+			ss.addr = ap.Addr().Unmap()
+		}
+		_, ss.tls = c.TLSConnectionState()
+		return ss, nil
 	}))
 	s.srv.Domain = opts.Domain
 	s.srv.MaxMessageBytes = opts.MaxMail
@@ -73,8 +112,61 @@ func Listen(recv Receiver, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: listen on %s: %w", opts.Addr, err)
 	}
-	s.ln = ln
+	s.ln = &limitListener{Listener: ln, slots: make(chan struct{}, s.opts.Access.MaxConnections),
+		maxSession: s.opts.Access.MaxSession, log: s.opts.Log}
 	return s, nil
+}
+
+// limitListener bounds the connections at once and the length of each: a
+// connection over the limit is answered 421 and closed; a session past
+// MaxSession is closed however slowly it drips (go-smtp's read timeout
+// only bounds the wait for one line).
+type limitListener struct {
+	net.Listener
+	slots      chan struct{}
+	maxSession time.Duration
+	log        logrus.FieldLogger
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+		default:
+			l.log.WithField("remote", c.RemoteAddr().String()).Warn("SMTP connection refused: too many at once")
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
+			_ = c.Close()
+			continue
+		}
+		lc := &limitedConn{Conn: c, release: func() { <-l.slots }}
+		lc.timer = time.AfterFunc(l.maxSession, func() {
+			l.log.WithField("remote", c.RemoteAddr().String()).Warn("SMTP session closed: longer than the session limit")
+			_ = lc.Close()
+		})
+		return lc, nil
+	}
+}
+
+// limitedConn gives its slot back once, when it is closed.
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	timer   *time.Timer
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.timer.Stop()
+		c.release()
+	})
+	return err
 }
 
 // Addr is the address the server listens on.
@@ -96,6 +188,9 @@ func (s *Server) Close() error { return s.srv.Close() }
 type session struct {
 	s      *Server
 	remote string
+	addr   netip.Addr
+	tls    bool
+	user   string // after SMTP AUTH
 	from   string
 	rcpts  []string // envelope recipients
 	rooms  []string
@@ -109,8 +204,57 @@ func (ss *session) Reset() { ss.from, ss.rcpts, ss.rooms = "", nil, nil }
 
 func (ss *session) Logout() error { return nil }
 
+// AuthMechanisms offers PLAIN when accounts are configured; go-smtp
+// offers and accepts AUTH only over TLS.
+func (ss *session) AuthMechanisms() []string {
+	if len(ss.s.opts.Access.Users) == 0 {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain || len(ss.s.opts.Access.Users) == 0 {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		want, ok := ss.s.opts.Access.Users[username]
+		// Compare in constant time, also for unknown users.
+		if subtle.ConstantTimeCompare([]byte(password), []byte(want)) != 1 || !ok || identity != "" && identity != username {
+			ss.s.opts.Log.WithFields(logrus.Fields{"username": username, "remote": ss.remote}).Warn("SMTP AUTH failed")
+			return smtp.ErrAuthFailed
+		}
+		ss.user = username
+		return nil
+	}), nil
+}
+
+// allowed says why this session may not submit mail, or nil.
+func (ss *session) allowed() *smtp.SMTPError {
+	a := ss.s.opts.Access
+	if a.RequireTLS && !ss.tls {
+		return reject(530, smtp.EnhancedCode{5, 7, 0}, "Must issue a STARTTLS command first")
+	}
+	if ss.user != "" {
+		return nil
+	}
+	for _, p := range a.Trusted {
+		if ss.addr.IsValid() && p.Contains(ss.addr) {
+			return nil
+		}
+	}
+	if len(a.Users) > 0 {
+		return reject(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required: only the Land's mail gateway may hand mail to the school bridge")
+	}
+	return reject(550, smtp.EnhancedCode{5, 7, 1}, "Client "+ss.addr.String()+" may not hand mail to the school bridge; send it through the Land's mail gateway")
+}
+
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	ss.Reset()
+	if err := ss.allowed(); err != nil {
+		ss.s.opts.Log.WithFields(logrus.Fields{"from": strings.ToLower(from), "remote": ss.remote}).Info("mail refused: " + err.Message)
+		return err
+	}
 	ss.from = strings.ToLower(from)
 	return nil
 }
@@ -151,6 +295,16 @@ func (ss *session) Data(r io.Reader) error {
 				log.WithError(err).Info("mail refused: header From not allowed")
 				return reject(550, smtp.EnhancedCode{5, 7, 1}, "From "+in.From+": "+err.Error())
 			}
+		}
+	}
+	if ss.s.opts.Auth != nil {
+		if err := ss.s.opts.Auth.Check(in.From, data); err != nil {
+			// The log names the sender and the reason, never the body.
+			log.WithFields(logrus.Fields{"header_from": in.From, "message_id": in.MessageID}).WithError(err).Warn("mail refused: not authenticated")
+			if errors.Is(err, ErrAuthTemporary) {
+				return reject(451, smtp.EnhancedCode{4, 7, 5}, "cannot check the DKIM signature now, try again later")
+			}
+			return reject(550, smtp.EnhancedCode{5, 7, 20}, err.Error())
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,15 @@ func (r *roomsReceiver) Deliver(_ context.Context, in *Incoming, _ []byte, rooms
 
 func startServer(t *testing.T, recv Receiver) *Server {
 	t.Helper()
-	srv, err := Listen(recv, ServerOptions{Addr: "127.0.0.1:0", Domain: "schulbruecke.test", MaxMail: 4096, Limits: Limits{MaxAttachment: 1024, MaxParts: 10}})
+	return startServerWith(t, recv, ServerOptions{Access: Access{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+}
+
+// startServerWith starts an SMTP server on loopback with the test limits
+// and opts' access policy, authenticator and TLS.
+func startServerWith(t *testing.T, recv Receiver, opts ServerOptions) *Server {
+	t.Helper()
+	opts.Addr, opts.Domain, opts.MaxMail, opts.Limits = "127.0.0.1:0", "schulbruecke.test", 4096, Limits{MaxAttachment: 1024, MaxParts: 10}
+	srv, err := Listen(recv, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

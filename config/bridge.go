@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ type Bridge struct {
 	// TLSCertFile and TLSKeyFile enable STARTTLS on the SMTP server.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// Inbound is who may hand mail to the SMTP server and what a mail must
+	// prove (docs/school-bridge.md, "Who may send").
+	Inbound BridgeInbound `yaml:"inbound"`
 	// Relay is the SMTP relay outgoing mail goes through.
 	Relay BridgeRelay `yaml:"relay"`
 	// MaxAttachment is the largest attachment in bytes, both ways.
@@ -45,6 +49,9 @@ type Bridge struct {
 	// default bridge.db beside an SQLite database. Required with
 	// PostgreSQL.
 	Database string `yaml:"database"`
+	// InboxRetention is how long a received mail's raw text is kept after
+	// it was posted (never longer than the rooms' default retention).
+	InboxRetention time.Duration `yaml:"inbox_retention"`
 	// Rooms are the bridged rooms.
 	Rooms []BridgeRoom `yaml:"rooms"`
 	// Line is the line of "bridge:"; 0 if the configuration has none.
@@ -63,6 +70,34 @@ type BridgeRelay struct {
 	Attempts int `yaml:"attempts"`
 	// RetryAfter is the wait before the first retry; it doubles.
 	RetryAfter time.Duration `yaml:"retry_after"`
+}
+
+// BridgeInbound is the mail door's policy: which clients may submit mail,
+// whether they must use TLS, and whether mail must carry a DKIM signature
+// of its From domain.
+type BridgeInbound struct {
+	// TrustedNetworks are the client addresses (CIDRs) that may submit
+	// mail without SMTP AUTH: the Land's mail gateway. Default: loopback.
+	TrustedNetworks []netip.Prefix `yaml:"trusted_networks"`
+	// Users may submit mail from anywhere after SMTP AUTH (PLAIN, only
+	// over TLS).
+	Users []BridgeSMTPUser `yaml:"users"`
+	// RequireTLS refuses MAIL FROM before STARTTLS.
+	RequireTLS bool `yaml:"require_tls"`
+	// RequireDKIM is the default for every school: a mail must carry a
+	// valid DKIM signature of its header From's domain. A school of the
+	// schools directory may say otherwise (require_dkim there).
+	RequireDKIM bool `yaml:"require_dkim"`
+	// MaxConnections bounds the SMTP sessions at once; MaxSession bounds
+	// how long one session may last.
+	MaxConnections int           `yaml:"max_connections"`
+	MaxSession     time.Duration `yaml:"max_session"`
+}
+
+// BridgeSMTPUser is an account that may submit mail with SMTP AUTH.
+type BridgeSMTPUser struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
 }
 
 // BridgeRoom is a bridged room.
@@ -96,15 +131,24 @@ const (
 	DefaultBridgeMaxMailMB        = 25
 	DefaultBridgeRelayAttempts    = 5
 	DefaultBridgeRelayRetryAfter  = 2 * time.Second
+	DefaultBridgeInboxRetention   = 7 * 24 * time.Hour
+	DefaultBridgeMaxConnections   = 20
+	DefaultBridgeMaxSession       = 10 * time.Minute
 )
 
+// DefaultBridgeTrustedNetworks are the clients that may submit mail
+// without SMTP AUTH unless the configuration names others: loopback only.
+var DefaultBridgeTrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 var (
-	bridgeKeys      = []string{"homeserver", "mail_domain", "smtp_listen", "tls_cert_file", "tls_key_file", "relay", "max_attachment_mb", "max_mail_mb", "strip_quotes", "schools_file", "appservice_listen", "registration_file", "database", "rooms"}
-	bridgeRelayKeys = []string{"address", "username", "password_file", "attempts", "retry_after"}
-	bridgeRoomKeys  = []string{"id", "name", "schools", "teachers", "members", "until"}
-	bridgeRoomIDRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	mailDomainRE    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$`)
-	schoolNumberRE  = regexp.MustCompile(`^[0-9]{1,8}$`)
+	bridgeKeys        = []string{"homeserver", "mail_domain", "smtp_listen", "tls_cert_file", "tls_key_file", "inbound", "relay", "max_attachment_mb", "max_mail_mb", "strip_quotes", "schools_file", "appservice_listen", "registration_file", "database", "inbox_retention", "rooms"}
+	bridgeInboundKeys = []string{"trusted_networks", "users", "require_tls", "require_dkim", "max_connections", "max_session"}
+	bridgeUserKeys    = []string{"username", "password_file"}
+	bridgeRelayKeys   = []string{"address", "username", "password_file", "attempts", "retry_after"}
+	bridgeRoomKeys    = []string{"id", "name", "schools", "teachers", "members", "until"}
+	bridgeRoomIDRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	mailDomainRE      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$`)
+	schoolNumberRE    = regexp.MustCompile(`^[0-9]{1,8}$`)
 )
 
 // bridge decodes the bridge section. It must run after homeservers.
@@ -146,6 +190,13 @@ func (d *decoder) bridge(top mapping, cfg *Config) {
 	b.SchoolsFile = d.required(m, "schools_file")
 	b.RegistrationFile = d.str(m, "registration_file")
 	b.Database = d.str(m, "database")
+	b.InboxRetention = d.duration(m, "inbox_retention", DefaultBridgeInboxRetention)
+	if b.InboxRetention < time.Hour {
+		f, line := field("inbox_retention")
+		d.addf(line, f, "must be at least 1h (posted mails are kept that long for retries), got %s", b.InboxRetention)
+	}
+
+	d.bridgeInbound(m, b)
 
 	r := d.child(m, "relay", bridgeRelayKeys)
 	b.Relay.Address = d.required(r, "address")
@@ -198,6 +249,52 @@ func (d *decoder) bridge(top mapping, cfg *Config) {
 			room.Until = t
 		}
 		b.Rooms = append(b.Rooms, room)
+	}
+}
+
+// bridgeInbound decodes bridge.inbound: the mail door's policy. Its
+// defaults are the safe side: loopback clients only, DKIM required.
+func (d *decoder) bridgeInbound(m mapping, b *Bridge) {
+	in := d.child(m, "inbound", bridgeInboundKeys)
+	p := &b.Inbound
+	nets, fields, lines := d.strs(in, "trusted_networks")
+	for i, n := range nets {
+		pfx, err := netip.ParsePrefix(n)
+		if err != nil {
+			d.addf(lines[i], fields[i], "invalid network %q (want a CIDR such as 10.1.2.0/24 or 192.0.2.7/32)", n)
+			continue
+		}
+		p.TrustedNetworks = append(p.TrustedNetworks, pfx.Masked())
+	}
+	if !in.has("trusted_networks") {
+		p.TrustedNetworks = append([]netip.Prefix(nil), DefaultBridgeTrustedNetworks...)
+	}
+	seen := map[string]bool{}
+	for i, item := range d.seq(in, "users") {
+		path := fmt.Sprintf("%s[%d]", join(in.path, "users"), i)
+		um := d.mapping(item, path, item.Line, bridgeUserKeys)
+		u := BridgeSMTPUser{Username: d.required(um, "username")}
+		if pf := d.required(um, "password_file"); pf != "" {
+			u.PasswordFile = d.secretFile(um, "password_file")
+		}
+		if u.Username != "" && seen[u.Username] {
+			f := join(um.path, "username")
+			d.addf(d.line(f, um.line), f, "user %q is listed twice", u.Username)
+		}
+		seen[u.Username] = true
+		p.Users = append(p.Users, u)
+	}
+	p.RequireTLS = d.boolean(in, "require_tls", false)
+	p.RequireDKIM = d.boolean(in, "require_dkim", true)
+	p.MaxConnections = d.integer(in, "max_connections", DefaultBridgeMaxConnections)
+	if p.MaxConnections < 1 {
+		f := join(in.path, "max_connections")
+		d.addf(d.line(f, in.line), f, "must be at least 1, got %d", p.MaxConnections)
+	}
+	p.MaxSession = d.duration(in, "max_session", DefaultBridgeMaxSession)
+	if p.MaxSession < time.Second {
+		f := join(in.path, "max_session")
+		d.addf(d.line(f, in.line), f, "must be at least 1s, got %s", p.MaxSession)
 	}
 }
 

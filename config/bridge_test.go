@@ -68,3 +68,41 @@ func TestBridgeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBridgeInbound checks the mail door's defaults (the safe side:
+// loopback clients, DKIM required) and its errors with their lines.
+func TestBridgeInbound(t *testing.T) {
+	base := bridgeBase + "bridge:\n  homeserver: schule\n  mail_domain: s.test\n  relay: {address: \"127.0.0.1:1025\"}\n  schools_file: s.yaml\n"
+	cfg, err := parse("c.yaml", []byte(base), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := cfg.Bridge.Inbound
+	if !in.RequireDKIM || in.RequireTLS || len(in.TrustedNetworks) != 2 || in.TrustedNetworks[0].String() != "127.0.0.0/8" ||
+		in.MaxConnections != DefaultBridgeMaxConnections || in.MaxSession != DefaultBridgeMaxSession {
+		t.Errorf("defaults: got %+v", in)
+	}
+	bad := base + `  inbound:
+    trusted_networks: ["10.0.0.0/8", "gateway.example"]
+    users:
+      - {username: gw}
+      - {username: gw, password_file: /nonexistent/pw}
+    max_connections: 0
+    max_session: 10ms
+    require_dkim: vielleicht
+`
+	_, err = parse("c.yaml", []byte(bad), noEnv)
+	for _, want := range []string{
+		`c.yaml:13: bridge.inbound.trusted_networks[1]: invalid network "gateway.example"`,
+		`c.yaml:15: bridge.inbound.users[0].password_file: missing`,
+		`bridge.inbound.users[1].username: user "gw" is listed twice`,
+		`bridge.inbound.users[1].password_file`,
+		`c.yaml:17: bridge.inbound.max_connections: must be at least 1, got 0`,
+		`c.yaml:18: bridge.inbound.max_session: must be at least 1s`,
+		`c.yaml:19: bridge.inbound.require_dkim: expected true or false`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nwant it to contain %q", err, want)
+		}
+	}
+}

@@ -357,8 +357,10 @@ const (
 	// RoomWillkommen is the tenant's welcome room: people who have not
 	// acknowledged the data-protection instruction are only there.
 	RoomWillkommen RoomID = "willkommen"
-	UnitRoomPrefix        = "unit-"
 )
+
+// UnitRoomPrefix starts the ids of the units' rooms (unit-pp-kassel).
+const UnitRoomPrefix = "unit-"
 
 // ReservedRoomIDs returns the ids of the default rooms.
 func ReservedRoomIDs() []RoomID {

@@ -204,7 +204,7 @@ func signedBytes(obj map[string]json.RawMessage) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return canonicaljson.CanonicalJSON(raw)
+	return canonicaljson.Marshal(json.RawMessage(raw))
 }
 
 // parseContent decodes and validates the list in obj.

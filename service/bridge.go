@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
@@ -79,6 +80,17 @@ func (s *Service) startBridge(ctx context.Context) *sync.WaitGroup {
 	return &wg
 }
 
+// inboxKeep is how long the bridge keeps a posted mail's raw text:
+// bridge.inbox_retention, but never longer than the rooms' default
+// retention.
+func inboxKeep(cfg *config.Config) time.Duration {
+	keep := cfg.Bridge.InboxRetention
+	if d := cfg.Retention.Default; d != nil && d.MaxLifetime > 0 && d.MaxLifetime < keep {
+		keep = d.MaxLifetime
+	}
+	return keep
+}
+
 // runBridge starts the bridge once.
 func (s *Service) runBridge(ctx context.Context, log logrus.FieldLogger) (*bridge.Running, error) {
 	cfg := s.Config
@@ -125,6 +137,15 @@ func (s *Service) runBridge(ctx context.Context, log logrus.FieldLogger) (*bridg
 			return nil, fmt.Errorf("bridge.relay.password_file: %w", err)
 		}
 	}
+	smtpUsers := map[string]string{}
+	for i, u := range b.Inbound.Users {
+		pw, err := config.ReadSecret(u.PasswordFile)
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("bridge.inbound.users[%d].password_file: %w", i, err)
+		}
+		smtpUsers[u.Username] = pw
+	}
 	want, _ := s.rooms.snapshot()
 	members := map[string][]id.UserID{}
 	for _, r := range b.Rooms {
@@ -139,7 +160,7 @@ func (s *Service) runBridge(ctx context.Context, log logrus.FieldLogger) (*bridg
 	r, err := bridge.Start(ctx, bridge.Options{
 		Config: b, Schools: schools, HomeserverURL: conn.Endpoint.ClientURL, ServerName: conn.Endpoint.ServerName,
 		Dendrite: conn.Implementation == homeserver.Dendrite, Registration: reg, DB: db, Store: s.Store,
-		Owner: conn.Client.UserID, Members: members, Log: log, Zerolog: zl, RelayPass: relayPass,
+		Owner: conn.Client.UserID, Members: members, Log: log, Zerolog: zl, RelayPass: relayPass, SMTPUsers: smtpUsers, InboxKeep: inboxKeep(cfg),
 	})
 	if err != nil {
 		_ = db.Close()

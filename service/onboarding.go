@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -226,13 +229,23 @@ func (c *onboardingChat) OpenDM(ctx context.Context, user id.UserID) (id.RoomID,
 		return "", err
 	}
 	service := c.hs.Client.UserID
+	// Like every managed room: encrypted, no guests, and closed to other
+	// servers (never federated, and an ACL to the bot's own homeserver;
+	// issue 14, finding 18).
 	resp, err := cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-		Preset:   "private_chat",
-		IsDirect: true,
-		Invite:   []id.UserID{user, service},
+		Preset:          "private_chat",
+		IsDirect:        true,
+		Invite:          []id.UserID{user, service},
+		CreationContent: map[string]any{"m.federate": false},
 		InitialState: []*event.Event{{
 			Type: event.StateEncryption, StateKey: new(string),
 			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}, {
+			Type: event.StateGuestAccess, StateKey: new(string),
+			Content: event.Content{Parsed: &event.GuestAccessEventContent{GuestAccess: event.GuestAccessForbidden}},
+		}, {
+			Type: event.StateServerACL, StateKey: new(string),
+			Content: event.Content{Parsed: c.dmACL()},
 		}},
 	})
 	if err != nil {
@@ -253,6 +266,46 @@ func (c *onboardingChat) OpenDM(ctx context.Context, user id.UserID) (id.RoomID,
 		c.log.WithError(err).WithField("user_id", user.String()).Info("direct chat not marked as direct in the person's account data")
 	}
 	return room, nil
+}
+
+// dmACL is the server ACL of a direct chat: the bot's own homeserver only.
+func (c *onboardingChat) dmACL() *event.ServerACLEventContent {
+	server := c.acc.UserID.Homeserver()
+	host := server
+	if h, _, err := net.SplitHostPort(server); err == nil {
+		host = h
+	}
+	return &event.ServerACLEventContent{Allow: []string{host}, Deny: []string{}, AllowIPLiterals: net.ParseIP(strings.Trim(host, "[]")) != nil}
+}
+
+// Secure makes an existing direct chat like a new one: guests forbidden
+// and the server ACL to the bot's own homeserver (a chat made before
+// finding 18 was fixed had neither). It changes only what differs.
+func (c *onboardingChat) Secure(ctx context.Context, room id.RoomID) error {
+	cli, err := c.client(ctx)
+	if err != nil {
+		return err
+	}
+	var guests event.GuestAccessEventContent
+	if err := cli.StateEvent(ctx, room, event.StateGuestAccess, "", &guests); err != nil && !errors.Is(err, mautrix.MNotFound) {
+		return fmt.Errorf("read guest access of %s: %w", room, err)
+	}
+	if guests.GuestAccess != event.GuestAccessForbidden {
+		if _, err := cli.SendStateEvent(ctx, room, event.StateGuestAccess, "", &event.GuestAccessEventContent{GuestAccess: event.GuestAccessForbidden}); err != nil {
+			return fmt.Errorf("forbid guests in %s: %w", room, err)
+		}
+	}
+	want := c.dmACL()
+	var acl event.ServerACLEventContent
+	if err := cli.StateEvent(ctx, room, event.StateServerACL, "", &acl); err != nil && !errors.Is(err, mautrix.MNotFound) {
+		return fmt.Errorf("read the server ACL of %s: %w", room, err)
+	}
+	if !slices.Equal(acl.Allow, want.Allow) || len(acl.Deny) != 0 || acl.AllowIPLiterals != want.AllowIPLiterals {
+		if _, err := cli.SendStateEvent(ctx, room, event.StateServerACL, "", want); err != nil {
+			return fmt.Errorf("set the server ACL of %s: %w", room, err)
+		}
+	}
+	return nil
 }
 
 func (c *onboardingChat) join(ctx context.Context, room id.RoomID, user id.UserID) error {

@@ -2,11 +2,16 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"go.mau.fi/util/dbutil"
 )
 
 // This file holds what the admin bot keeps: the bots' secrets and handled
@@ -73,6 +78,9 @@ type AuditEntry struct {
 	// Ref is the entry this one follows up (a confirmation of a command),
 	// 0 if none.
 	Ref int64 `json:"ref,omitempty"`
+	// PrevHash and Hash chain the entries (ChainHash).
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // maxAuditInput bounds what the trail keeps of a message.
@@ -91,14 +99,107 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	if e.Ref != 0 {
 		ref = e.Ref
 	}
+	// The head is locked for the transaction (PostgreSQL: FOR UPDATE;
+	// SQLite takes the write lock at the first write), so that concurrent
+	// entries form one chain.
 	var id int64
-	err := s.db.QueryRow(ctx, `INSERT INTO audit_log (at, sender, device, room, event_id, command, input, tenant, decision, detail, ref)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		e.At.UnixMilli(), e.Sender, e.Device, e.Room, e.EventID, e.Command, e.Input, e.Tenant, e.Decision, e.Detail, ref).Scan(&id)
+	err := s.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		lock := ""
+		if s.db.Dialect == dbutil.Postgres {
+			lock = " FOR UPDATE"
+		}
+		var prev string
+		var last int64
+		if err := s.db.QueryRow(ctx, `SELECT last_id, hash FROM audit_head WHERE id = 1`+lock).Scan(&last, &prev); err != nil {
+			return err
+		}
+		e.PrevHash = prev
+		e.Hash = e.ChainHash()
+		if err := s.db.QueryRow(ctx, `INSERT INTO audit_log (at, sender, device, room, event_id, command, input, tenant, decision, detail, ref, prev_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			e.At.UnixMilli(), e.Sender, e.Device, e.Room, e.EventID, e.Command, e.Input, e.Tenant, e.Decision, e.Detail, ref, e.PrevHash, e.Hash).Scan(&id); err != nil {
+			return err
+		}
+		_, err := s.db.Exec(ctx, `UPDATE audit_head SET last_id = $1, hash = $2 WHERE id = 1`, id, e.Hash)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: append to the audit trail: %w", err)
 	}
 	return id, nil
+}
+
+// ChainHash is the entry's hash in the audit trail's chain: SHA-256 (hex)
+// over its fields (the time in milliseconds) and PrevHash, as JSON in a
+// fixed order. The ID is not in it: the chain itself orders the entries.
+func (e AuditEntry) ChainHash() string {
+	b, _ := json.Marshal([]any{"landesmessenger-audit-v1", e.PrevHash, e.At.UnixMilli(), e.Sender, e.Device, e.Room, e.EventID,
+		e.Command, e.Input, e.Tenant, e.Decision, e.Detail, e.Ref})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// AuditVerification is the result of VerifyAudit.
+type AuditVerification struct {
+	// Entries in the chain and Unchained entries before it (written before
+	// the chain existed).
+	Entries, Unchained int
+	// Head is the hash of the last entry.
+	Head string
+	// Break names the first entry that does not fit, nil if none.
+	Break error
+}
+
+// VerifyAudit walks the audit trail's hash chain: every entry's hash must
+// match its fields, its prev_hash the entry before, and the head the last
+// entry (so that entries dropped at the end are seen).
+func (s *Store) VerifyAudit(ctx context.Context) (AuditVerification, error) {
+	var v AuditVerification
+	var headID int64
+	var head string
+	if err := s.db.QueryRow(ctx, `SELECT last_id, hash FROM audit_head WHERE id = 1`).Scan(&headID, &head); err != nil {
+		return v, fmt.Errorf("store: read the audit trail's head: %w", err)
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, at, sender, device, room, event_id, command, input, tenant, decision, detail, COALESCE(ref, 0), prev_hash, hash
+		FROM audit_log ORDER BY id`)
+	if err != nil {
+		return v, fmt.Errorf("store: read the audit trail: %w", err)
+	}
+	defer rows.Close()
+	prev, lastID := "", int64(0)
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Sender, &e.Device, &e.Room, &e.EventID, &e.Command, &e.Input, &e.Tenant, &e.Decision, &e.Detail, &e.Ref, &e.PrevHash, &e.Hash); err != nil {
+			return v, fmt.Errorf("store: read the audit trail: %w", err)
+		}
+		e.At = time.UnixMilli(at)
+		if v.Break != nil {
+			continue
+		}
+		switch {
+		case e.Hash == "" && v.Entries == 0:
+			v.Unchained++
+			continue
+		case e.Hash == "":
+			v.Break = fmt.Errorf("entry %d has no hash but follows chained entries", e.ID)
+		case e.PrevHash != prev:
+			v.Break = fmt.Errorf("entry %d does not follow the entry before it (an entry was removed or inserted)", e.ID)
+		case e.ChainHash() != e.Hash:
+			v.Break = fmt.Errorf("entry %d was changed (its hash does not match its content)", e.ID)
+		default:
+			prev, lastID = e.Hash, e.ID
+			v.Entries++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return v, fmt.Errorf("store: read the audit trail: %w", err)
+	}
+	if v.Break == nil && (head != prev || headID != lastID) {
+		v.Break = fmt.Errorf("the trail ends at entry %d, but its head names entry %d (entries at the end were removed)", lastID, headID)
+	}
+	v.Head = prev
+	return v, nil
 }
 
 // AuditFilter selects audit entries.
@@ -128,7 +229,7 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 	if f.Tenant != "" {
 		add("tenant = $%d", f.Tenant)
 	}
-	q := `SELECT id, at, sender, device, room, event_id, command, input, tenant, decision, detail, COALESCE(ref, 0) FROM audit_log`
+	q := `SELECT id, at, sender, device, room, event_id, command, input, tenant, decision, detail, COALESCE(ref, 0), prev_hash, hash FROM audit_log`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -145,7 +246,7 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Sender, &e.Device, &e.Room, &e.EventID, &e.Command, &e.Input, &e.Tenant, &e.Decision, &e.Detail, &e.Ref); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Sender, &e.Device, &e.Room, &e.EventID, &e.Command, &e.Input, &e.Tenant, &e.Decision, &e.Detail, &e.Ref, &e.PrevHash, &e.Hash); err != nil {
 			return nil, fmt.Errorf("store: read the audit trail: %w", err)
 		}
 		e.At = time.UnixMilli(at)

@@ -59,6 +59,53 @@ func (s *Store) MarkPosted(ctx context.Context, room, messageID string, at time.
 	return nil
 }
 
+// PurgeInbound deletes the raw mails that were posted before before, and
+// logs each deletion in the deletion log (method purge, under policy) like
+// every other deletion. describe names a mail's Matrix room and sender
+// (the school's ghost) from its room and inbox key. It returns how many
+// were deleted. Mails not posted yet are never deleted.
+func (s *Store) PurgeInbound(ctx context.Context, before time.Time, policy string, describe func(room, key string) (id.RoomID, id.UserID)) (int, error) {
+	rows, err := s.db.Query(ctx, `SELECT room, message_id, received_at FROM bridge_inbox WHERE posted_at IS NOT NULL AND posted_at < $1`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("store: purge the bridge's inbox: %w", err)
+	}
+	type mail struct {
+		room, key string
+		received  int64
+	}
+	var old []mail
+	for rows.Next() {
+		var m mail
+		if err := rows.Scan(&m.room, &m.key, &m.received); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: purge the bridge's inbox: %w", err)
+		}
+		old = append(old, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: purge the bridge's inbox: %w", err)
+	}
+	n := 0
+	for _, m := range old {
+		roomID, sender := describe(m.room, m.key)
+		if roomID == "" {
+			roomID = id.RoomID("bridge:" + m.room)
+		}
+		// Logged first: a crash in between logs once (the log ignores a
+		// second entry) and deletes on the next run.
+		if _, err := s.LogDeletion(ctx, Deletion{At: time.Now(), RoomKey: "bridge/" + m.room, RoomID: roomID,
+			EventID: id.EventID("mail:" + m.key), Sender: sender, SentAt: time.UnixMilli(m.received), Policy: policy, Method: DeletionPurge}); err != nil {
+			return n, err
+		}
+		if _, err := s.db.Exec(ctx, `DELETE FROM bridge_inbox WHERE room = $1 AND message_id = $2 AND posted_at IS NOT NULL`, m.room, m.key); err != nil {
+			return n, fmt.Errorf("store: purge mail %s of %s: %w", m.key, m.room, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // Mailed returns the Message-ID the Matrix event was mailed as, "" if it
 // was not.
 func (s *Store) Mailed(ctx context.Context, eventID id.EventID) (string, error) {

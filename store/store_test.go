@@ -542,7 +542,7 @@ func testUpgradeFromV1(t *testing.T, b backend) {
 	uri := b.newURI(t)
 	st := openStore(t, uri)
 	db := st.DB()
-	for _, table := range []string{"managed_account", "managed_room", "federation_list", "bot_secret", "bot_event", "audit_log", "override", "pending_command", "onboarding_ack", "onboarding_dm", "onboarding_version", "handover", "offboarding_report", "external_guest", "person_deputy", "archive_attachment", "archive_entry", "archive_head", "legal_hold", "deletion_log", "record_mark", "bridge_inbox", "bridge_outbox"} {
+	for _, table := range []string{"managed_account", "managed_room", "federation_list", "bot_secret", "bot_event", "audit_log", "override", "pending_command", "onboarding_ack", "onboarding_dm", "onboarding_version", "handover", "offboarding_report", "external_guest", "person_deputy", "archive_attachment", "archive_entry", "archive_head", "legal_hold", "deletion_log", "record_mark", "bridge_inbox", "bridge_outbox", "audit_head"} {
 		if _, err := db.Exec(ctx, "DROP TABLE "+table); err != nil {
 			t.Fatal(err)
 		}
@@ -551,7 +551,7 @@ func testUpgradeFromV1(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	again := openStore(t, uri)
-	for _, table := range []string{"managed_account", "managed_room", "federation_list", "bot_secret", "bot_event", "audit_log", "override", "pending_command", "onboarding_ack", "onboarding_dm", "onboarding_version", "handover", "offboarding_report", "external_guest", "person_deputy", "archive_attachment", "archive_entry", "archive_head", "legal_hold", "deletion_log", "record_mark", "bridge_inbox", "bridge_outbox"} {
+	for _, table := range []string{"managed_account", "managed_room", "federation_list", "bot_secret", "bot_event", "audit_log", "override", "pending_command", "onboarding_ack", "onboarding_dm", "onboarding_version", "handover", "offboarding_report", "external_guest", "person_deputy", "archive_attachment", "archive_entry", "archive_head", "legal_hold", "deletion_log", "record_mark", "bridge_inbox", "bridge_outbox", "audit_head"} {
 		exists, err := again.DB().TableExists(ctx, table)
 		if err != nil || !exists {
 			t.Errorf("after upgrade from v1: table %s exists=%v err=%v", table, exists, err)

@@ -86,9 +86,7 @@ func redactedURL(u *url.URL) string {
 func parseSQLite(rest string) (*target, error) {
 	path, query, _ := strings.Cut(rest, "?")
 	// sqlite:///abs/path and file:///abs/path name absolute paths.
-	if strings.HasPrefix(path, "//") {
-		path = path[2:]
-	}
+	path = strings.TrimPrefix(path, "//")
 	if path == "" {
 		return nil, errors.New("store: empty SQLite database path")
 	}

@@ -114,10 +114,9 @@ func (e *guestEnv) RetireGuests(_ context.Context, users []id.UserID) (*reconcil
 	return &reconcile.Result{Done: 2}, nil
 }
 
-const (
-	forstRoom id.RoomID = "!forst:forst.test"
-	ulange              = "@ulange:forst.test"
-)
+const forstRoom id.RoomID = "!forst:forst.test"
+
+const ulange = "@ulange:forst.test"
 
 // newGuestHarness returns a harness whose bot runs on guestEnv.
 func newGuestHarness(t *testing.T) (*harness, *guestEnv) {

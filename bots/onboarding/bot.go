@@ -55,6 +55,10 @@ type Chat interface {
 	Send(ctx context.Context, room id.RoomID, inReplyTo id.EventID, markdown string) (id.EventID, error)
 	// React reacts to target with key.
 	React(ctx context.Context, room id.RoomID, target id.EventID, key string) error
+	// Secure makes an existing direct chat as closed as a new one: guests
+	// forbidden, the server ACL to the bot's homeserver (issue 14,
+	// finding 18).
+	Secure(ctx context.Context, room id.RoomID) error
 }
 
 // Bot is the onboarding bot: it asks every provisioned person who has not
@@ -74,6 +78,8 @@ type Bot struct {
 
 	roomsMu sync.RWMutex
 	rooms   map[id.RoomID]bool
+	// secured are the direct chats Secure has checked since the start.
+	secured map[id.RoomID]bool
 
 	// people are the people Sweep read last, at peopleAt, for peopleOf.
 	people   []provisioning.Person
@@ -83,7 +89,7 @@ type Bot struct {
 
 // New returns a bot that keeps its records in st.
 func New(env Env, st *store.Store, log logrus.FieldLogger) *Bot {
-	return &Bot{env: env, st: st, log: log, Now: time.Now, chats: map[config.HomeserverName]Chat{}, rooms: map[id.RoomID]bool{}}
+	return &Bot{env: env, st: st, log: log, Now: time.Now, chats: map[config.HomeserverName]Chat{}, rooms: map[id.RoomID]bool{}, secured: map[id.RoomID]bool{}}
 }
 
 // SetChat sets the bot's account on homeserver hs; nil removes it (the
@@ -174,6 +180,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.secureDMs(ctx)
 	todo, err := b.toAsk(ctx, o)
 	if err != nil {
 		return err
@@ -215,6 +222,35 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// secureDMs checks every direct chat once after the start with Secure, so
+// that chats made before they were closed like new ones get the same
+// settings. A failure is tried again at the next sweep.
+func (b *Bot) secureDMs(ctx context.Context) {
+	dms, err := b.st.OnboardingDMs(ctx)
+	if err != nil {
+		b.log.WithError(err).Warn("cannot read the direct chats to secure them")
+		return
+	}
+	b.mu.Lock()
+	chats := map[string]Chat{}
+	for _, c := range b.chats {
+		chats[c.UserID().String()] = c
+	}
+	b.mu.Unlock()
+	for _, dm := range dms {
+		room := id.RoomID(dm.RoomID)
+		chat := chats[dm.Bot]
+		if room == "" || chat == nil || b.secured[room] || ctx.Err() != nil {
+			continue
+		}
+		if err := chat.Secure(ctx, room); err != nil {
+			b.log.WithError(err).WithField("room_id", dm.RoomID).Warn("cannot secure a direct chat; trying again at the next sweep")
+			continue
+		}
+		b.secured[room] = true
+	}
 }
 
 // devicesPerQuery bounds the people of one device look-up.
@@ -313,6 +349,9 @@ func (b *Bot) currentPeople(ctx context.Context) ([]provisioning.Person, error) 
 // open opens the direct chat of a and records it.
 func (b *Bot) open(ctx context.Context, a *asked) error {
 	room, err := a.chat.OpenDM(ctx, a.user)
+	if err == nil {
+		b.secured[room] = true // made closed
+	}
 	if err != nil {
 		return err
 	}

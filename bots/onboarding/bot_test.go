@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -268,5 +269,27 @@ func TestIsAcknowledgement(t *testing.T) {
 		if got := IsAcknowledgement(tc.body); got != tc.want {
 			t.Errorf("IsAcknowledgement(%q): got %v, want %v", tc.body, got, tc.want)
 		}
+	}
+}
+
+// TestFinding18ExistingChatsSecured is issue 14, finding 18: a direct chat
+// made before chats were closed like managed rooms is secured at the next
+// sweep, once, on the bot's homeserver; new chats are made closed and not
+// checked again.
+func TestFinding18ExistingChatsSecured(t *testing.T) {
+	ctx := context.Background()
+	f := newBotFixture(t)
+	land := newFakeChat("land.test")
+	f.bot.SetChat("land", land)
+	if err := f.st.SaveOnboardingDM(ctx, store.OnboardingDM{Person: "alt", UserID: "@alt:land.test", Bot: land.UserID().String(), RoomID: "!old:land.test", Version: "0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SaveOnboardingDM(ctx, store.OnboardingDM{Person: "fremd", UserID: "@fremd:x.test", Bot: "@lm-einweisung:x.test", RoomID: "!other:x.test"}); err != nil {
+		t.Fatal(err)
+	}
+	f.sweep()
+	f.sweep()
+	if got := fmt.Sprint(land.secured); got != "[!old:land.test]" {
+		t.Errorf("secured on land: %s, want the old chat once (not the chat of another homeserver's bot)", got)
 	}
 }

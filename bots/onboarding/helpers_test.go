@@ -95,7 +95,15 @@ type fakeChat struct {
 	opened  []id.UserID
 	sent    []sent
 	reacted []string
+	secured []id.RoomID
 	n       int
+}
+
+func (c *fakeChat) Secure(_ context.Context, room id.RoomID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.secured = append(c.secured, room)
+	return nil
 }
 
 var _ Chat = (*fakeChat)(nil)

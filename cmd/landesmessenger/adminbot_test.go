@@ -327,4 +327,9 @@ func adminBotSteps(t *testing.T, s *provStack, serve *serveProc) {
 	if strings.Join(decisions, ",") != strings.Join(want, ",") {
 		t.Errorf("audit of user disable: got %v, want %v (the auditor's refusal, then the confirmed command once)", decisions, want)
 	}
+	// The trail the bot wrote is one intact hash chain (finding 17).
+	stdout, _ = s.mustLM(t, 0, "audit", "verify", "-c", s.cfg)
+	if !strings.Contains(stdout, "chain intact") || strings.Contains(stdout, " 0 entries") {
+		t.Errorf("audit verify: %q", stdout)
+	}
 }

@@ -40,8 +40,8 @@ func archiveCommand() *cli.Command {
 	}
 }
 
-// openArchive opens the database of the configuration for the archive.
-func openArchive(c *cli.Context) (*store.Store, error) {
+// openConfiguredStore opens the service database of the configuration -c names.
+func openConfiguredStore(c *cli.Context) (*store.Store, error) {
 	cfg, log, err := loadConfigAndLogger(c)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func archiveVerify(c *cli.Context) error {
 		}
 		anchors = append(anchors, h)
 	}
-	st, err := openArchive(c)
+	st, err := openConfiguredStore(c)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func archiveExport(c *cli.Context) error {
 		}
 		opts.Case = ref
 	}
-	st, err := openArchive(c)
+	st, err := openConfiguredStore(c)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,22 +24,41 @@ func auditCommand() *cli.Command {
 				&cli.StringFlag{Name: "tenant", Usage: "only entries about this `TENANT`"},
 			},
 			Action: auditExport,
+		}, {
+			Name:      "verify",
+			Usage:     "walk the audit trail's hash chain; exit 0 if it is intact, 1 naming the first broken entry",
+			UsageText: "landesmessenger audit verify -c FILE",
+			Flags:     []cli.Flag{configFlag()},
+			Action:    auditVerify,
 		}},
 	}
 }
 
-func auditExport(c *cli.Context) error {
-	cfg, log, err := loadConfigAndLogger(c)
+func auditVerify(c *cli.Context) error {
+	st, err := openConfiguredStore(c)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
+	v, err := st.VerifyAudit(c.Context)
+	if err != nil {
+		return err
+	}
+	if v.Break != nil {
+		return cli.Exit(fmt.Sprintf("audit trail broken: %v (%d entries intact before it)", v.Break, v.Entries), 1)
+	}
+	fmt.Fprintf(c.App.Writer, "%d entries, chain intact (%d older entries before the chain)\nhead: %s\n", v.Entries, v.Unchained, v.Head)
+	return nil
+}
+
+func auditExport(c *cli.Context) error {
 	f := store.AuditFilter{Sender: c.String("user"), Tenant: c.String("tenant")}
 	since, err := sinceFlag(c)
 	if err != nil {
 		return err
 	}
 	f.Since = since
-	st, err := openStore(c, cfg, log)
+	st, err := openConfiguredStore(c)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/landesmessenger/landesmessenger/bridge"
+	"github.com/landesmessenger/landesmessenger/internal/dkimtest"
 	"github.com/landesmessenger/landesmessenger/internal/mailpittest"
 	"github.com/landesmessenger/landesmessenger/stack"
 )
@@ -74,19 +75,15 @@ func bridgeSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr string)
 		t.Fatalf("no room ID in %q", strings.Split(serve.logs.String(), "\n")[at])
 	}
 	room := id.RoomID(m[1])
+	// The SMTP server opens once every bridged room is ready.
+	if serve.logs.waitFor(at, 3*time.Minute, "school bridge running") < 0 {
+		t.Fatalf("bridge not running:\n%s", provLastLines(serve.logs.String(), 40))
+	}
 	schule := s.server(t, "schule")
 	cs := s.user(t, "cschulz", "schule")
 	cli := s.mustLogin(t, "schule", cs)
+	joinBridged(t, cli, room)
 	var err error
-	for i := 0; i < 50; i++ {
-		if _, err = cli.JoinRoom(ctx, room.String(), nil); err == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("cschulz joins the bridged room: %v", err)
-	}
 	const address = "raum-schulamt-kassel@schulbruecke.hessen.test"
 
 	// Matrix -> mail.
@@ -138,6 +135,19 @@ func bridgeSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr string)
 	if err := smtpSend(smtpAddr, "poststelle@1234.schulen.hessen.test", address, "From: poststelle@1234.schulen.hessen.test\r\nSubject: kaputt\r\n\r\nohne Message-ID"); smtpCode(err) != 554 || !strings.Contains(err.Error(), "Message-ID") {
 		t.Errorf("malformed mail: got %v, want 554 naming the Message-ID", err)
 	}
+	// Issue 14, finding 3: school 1234 requires DKIM. A signed mail whose
+	// body was changed on the way, and an unsigned one claiming to be the
+	// school, are refused with 550; neither reaches the room (checked
+	// below, once the next mail is in the room).
+	forged := dkimMailFor(t, "poststelle@1234.schulen.hessen.test", address, "<gefaelscht-1@1234.schulen.hessen.test>", "Bitte die Zugangsdaten schicken.")
+	forged = strings.Replace(forged, "Bitte die Zugangsdaten schicken.", "Bitte die Passwörter schicken!!", 1)
+	if err := smtpSendRaw(smtpAddr, "poststelle@1234.schulen.hessen.test", address, forged); smtpCode(err) != 550 || !strings.Contains(err.Error(), "body hash") {
+		t.Errorf("signed mail with a changed body: got %v, want 550 (body hash)", err)
+	}
+	unsigned := "From: poststelle@1234.schulen.hessen.test\r\nTo: " + address + "\r\nSubject: Dringend\r\nMessage-ID: <gefaelscht-2@1234.schulen.hessen.test>\r\n\r\nBitte die Passwörter schicken!!\r\n"
+	if err := smtpSendRaw(smtpAddr, "poststelle@1234.schulen.hessen.test", address, unsigned); smtpCode(err) != 550 || !strings.Contains(err.Error(), "no DKIM signature") {
+		t.Errorf("unsigned mail claiming to be school 1234: got %v, want 550", err)
+	}
 
 	// Attachments both ways.
 	up, err := cli.UploadBytes(ctx, []byte("Klasse;Anzahl\n5a;27\n"), "text/csv")
@@ -175,6 +185,15 @@ func bridgeSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr string)
 	}); n != 1 {
 		t.Errorf("the answer sent twice is in the room %d times, want once", n)
 	}
+	// The forged mails refused above (finding 3) are not in the room: the
+	// attachment mail sent after them is.
+	if n := countRoomMessages(t, cli, room, func(e *event.Event) bool {
+		return strings.Contains(e.Content.AsMessage().Body, "Passwörter")
+	}); n != 0 {
+		t.Errorf("%d refused (forged) mails are in the room", n)
+	}
+
+	twoRooms(t, serve, cli, smtpAddr, room, ghost, school2)
 
 	n := 500
 	if v, err := strconv.Atoi(os.Getenv("LM_BRIDGE_STREAM")); err == nil && v > 0 {
@@ -183,13 +202,90 @@ func bridgeSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr string)
 	t.Run("restart during a stream", func(t *testing.T) { bridgeRestartSteps(t, s, mp, smtpAddr, serve, cli, room, n) })
 }
 
+// smtpSend sends msg to the bridge, signed with the demo key when it is
+// from the demo school 1234 (which requires DKIM in config/schulen.yaml).
 func smtpSend(addr, from, to, msg string) error {
+	msg, err := dkimtest.SignIfDemo(from, msg)
+	if err != nil {
+		return err
+	}
+	return smtpSendRaw(addr, from, to, msg)
+}
+
+// twoRooms is issue 14, finding 5: one mail to the addresses of two
+// bridged rooms appears in both, and a Message-ID that another school
+// reuses does not suppress that school's mail.
+func twoRooms(t *testing.T, serve *serveProc, cli *mautrix.Client, smtpAddr string, room id.RoomID, ghost, school2 id.UserID) {
+	t.Helper()
+	at := serve.logs.waitFor(0, time.Minute, "bridged room ready", "schulleitung-1234")
+	m := roomIDRE.FindStringSubmatch(strings.Split(serve.logs.String(), "\n")[max(at, 0)])
+	if at < 0 || m == nil {
+		t.Fatalf("no second bridged room:\n%s", provLastLines(serve.logs.String(), 40))
+	}
+	room2 := id.RoomID(m[1])
+	joinBridged(t, cli, room2)
+	const a1, a2 = "raum-schulamt-kassel@schulbruecke.hessen.test", "raum-schulleitung-1234@schulbruecke.hessen.test"
+	const from = "poststelle@1234.schulen.hessen.test"
+	msg, err := dkimtest.Sign("From: " + from + "\r\nTo: " + a1 + ", " + a2 + "\r\nSubject: Zwei Räume\r\n" +
+		"Message-ID: <zwei-raeume@1234.schulen.hessen.test>\r\n\r\nAn beide Räume.\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.Dial(smtpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail(from, []string{a1, a2}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("one mail to two rooms: %v", err)
+	}
+	c.Close()
+	for _, r := range []id.RoomID{room, room2} {
+		waitRoomMessage(t, cli, r, func(e *event.Event) bool {
+			return e.Sender == ghost && strings.Contains(e.Content.AsMessage().Body, "An beide Räume.")
+		})
+	}
+	// School 5678 happens to use the same Message-ID: its mail is its own.
+	reused := "From: poststelle@5678.schulen.hessen.test\r\nTo: " + a1 + "\r\nSubject: Gleiche ID\r\n" +
+		"Message-ID: <zwei-raeume@1234.schulen.hessen.test>\r\n\r\nGleiche Message-ID, andere Schule.\r\n"
+	if err := smtpSend(smtpAddr, "poststelle@5678.schulen.hessen.test", a1, reused); err != nil {
+		t.Fatalf("mail of another school with a reused Message-ID: %v", err)
+	}
+	waitRoomMessage(t, cli, room, func(e *event.Event) bool {
+		return e.Sender == school2 && strings.Contains(e.Content.AsMessage().Body, "andere Schule")
+	})
+}
+
+// joinBridged joins cli to a bridged room once its invitation is there.
+func joinBridged(t *testing.T, cli *mautrix.Client, room id.RoomID) {
+	t.Helper()
+	var err error
+	for i := 0; i < 50; i++ {
+		if _, err = cli.JoinRoom(context.Background(), room.String(), nil); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s joins the bridged room %s: %v", cli.UserID, room, err)
+}
+
+// smtpSendRaw sends msg as it is, unsigned.
+func smtpSendRaw(addr, from, to, msg string) error {
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	return c.SendMail(from, []string{to}, strings.NewReader(msg))
+}
+
+// dkimMailFor is a plain mail from from to to, signed with the demo key.
+func dkimMailFor(t *testing.T, from, to, messageID, body string) string {
+	t.Helper()
+	msg, err := dkimtest.Sign("From: " + from + "\r\nTo: " + to + "\r\nSubject: Dringend\r\nMessage-ID: " + messageID + "\r\n\r\n" + body + "\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }
 
 func smtpCode(err error) int {
@@ -382,7 +478,7 @@ func bridgeRestartSteps(t *testing.T, s *provStack, mp *stack.Mailpit, smtpAddr 
 				continue
 			}
 			var mxid string
-			if err := raw.QueryRowContext(ctx, `SELECT mxid FROM message WHERE id = $1`, fmt.Sprintf("<strom-%d@1234.schulen.hessen.test>", i)).Scan(&mxid); err != nil {
+			if err := raw.QueryRowContext(ctx, `SELECT mxid FROM message WHERE id = $1`, string(bridge.IncomingID("schulamt-kassel", "poststelle@1234.schulen.hessen.test", fmt.Sprintf("<strom-%d@1234.schulen.hessen.test>", i)))).Scan(&mxid); err != nil {
 				continue
 			}
 			e, err := cli.GetEvent(ctx, room, id.EventID(mxid))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/landesmessenger/landesmessenger/bots/matrixbot"
 	"github.com/landesmessenger/landesmessenger/bots/onboarding"
 	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/internal/e2eetest"
@@ -44,12 +46,12 @@ func TestOnboarding(t *testing.T) {
 			from++
 		}
 		steps := time.Now()
-		onboardingSteps(t, s)
+		onboardingSteps(t, s, serve)
 		t.Logf("onboarding steps took %s; %s with serve", time.Since(steps).Round(time.Second), time.Since(began).Round(time.Second))
 	})
 }
 
-func onboardingSteps(t *testing.T, s *provStack) {
+func onboardingSteps(t *testing.T, s *provStack, serve *serveProc) {
 	forst := s.server(t, "forst")
 	gmeier := s.user(t, "gmeier", "forst")
 	bot := s.user(t, config.DefaultOnboardingBot, "forst")
@@ -91,6 +93,8 @@ func onboardingSteps(t *testing.T, s *provStack) {
 	if len(members.Joined) != 2 || !withG || members.Joined[bot].DisplayName != onboarding.DisplayName {
 		t.Errorf("members of the direct chat: got %v, want gmeier and %s only", members.Joined, bot)
 	}
+	// Issue 14, finding 18: closed like every managed room.
+	onboardingDMClosed(t, g.Cli, dm, forst.ServerName)
 	// Element lists it under people: it is in gmeier's m.direct.
 	var direct map[id.UserID][]id.RoomID
 	if err := g.Cli.GetAccountData(context.Background(), event.AccountDataDirectChats.Type, &direct); err != nil || !slices.Contains(direct[bot], dm) {
@@ -134,6 +138,69 @@ func onboardingSteps(t *testing.T, s *provStack) {
 	}
 	// Within the grace period gmeier kept the rooms throughout.
 	onboardingWaitJoined(t, forstSvc, gmeier, general, unit)
+
+	// A chat made before finding 18 was fixed (opened to guests and
+	// every server, as the bot itself could) is closed again after a
+	// restart of serve.
+	token, err := svc.Store.BotSecret(context.Background(), bot.String(), matrixbot.SecretAccessToken)
+	if err != nil || token == "" {
+		t.Fatalf("the onboarding bot's token: %v", err)
+	}
+	botCli, err := mautrix.NewClient(forst.ClientURL, bot, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := botCli.SendStateEvent(ctx, dm, event.StateGuestAccess, "", &event.GuestAccessEventContent{GuestAccess: event.GuestAccessCanJoin}); err != nil {
+		t.Fatalf("open the chat to guests: %v", err)
+	}
+	if _, err := botCli.SendStateEvent(ctx, dm, event.StateServerACL, "", &event.ServerACLEventContent{Allow: []string{"*"}, Deny: []string{}, AllowIPLiterals: true}); err != nil {
+		t.Fatalf("open the chat's ACL: %v", err)
+	}
+	serve.stop(t)
+	serve = s.serveRun(t)
+	if serve.logs.waitFor(0, 3*time.Minute, "onboarding bot running") < 0 {
+		t.Fatalf("serve: onboarding bot not running after the restart:\n%s", provLastLines(serve.logs.String(), 40))
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var ga event.GuestAccessEventContent
+		var acl event.ServerACLEventContent
+		_ = g.Cli.StateEvent(ctx, dm, event.StateGuestAccess, "", &ga)
+		_ = g.Cli.StateEvent(ctx, dm, event.StateServerACL, "", &acl)
+		if ga.GuestAccess == event.GuestAccessForbidden && len(acl.Allow) == 1 && acl.Allow[0] != "*" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the opened chat is not closed again 2 min after the restart: guest access %q, ACL %+v", ga.GuestAccess, acl)
+		}
+		time.Sleep(time.Second)
+	}
+	onboardingDMClosed(t, g.Cli, dm, forst.ServerName)
+}
+
+// onboardingDMClosed checks what a client sees of a direct chat: guests
+// forbidden, a server ACL allowing only the own homeserver, and a room
+// that never federates.
+func onboardingDMClosed(t *testing.T, cli *mautrix.Client, dm id.RoomID, server string) {
+	t.Helper()
+	ctx := context.Background()
+	var ga event.GuestAccessEventContent
+	if err := cli.StateEvent(ctx, dm, event.StateGuestAccess, "", &ga); err != nil || ga.GuestAccess != event.GuestAccessForbidden {
+		t.Errorf("guest access of the direct chat: %q, %v; want forbidden", ga.GuestAccess, err)
+	}
+	host := server
+	if h, _, err := net.SplitHostPort(server); err == nil {
+		host = h
+	}
+	var acl event.ServerACLEventContent
+	if err := cli.StateEvent(ctx, dm, event.StateServerACL, "", &acl); err != nil || len(acl.Allow) != 1 || acl.Allow[0] != host {
+		t.Errorf("server ACL of the direct chat: %+v, %v; want only %s", acl, err, host)
+	}
+	var create map[string]any
+	if err := cli.StateEvent(ctx, dm, event.StateCreate, "", &create); err != nil || create["m.federate"] != false {
+		t.Errorf("create event of the direct chat: %v, %v; want m.federate false", create, err)
+	}
 }
 
 // onboardingAbsolutePaths makes the instruction files of the rendered

@@ -296,7 +296,9 @@ func (c *Client) SendFile(t T, room id.RoomID, name, mimeType string, data []byt
 	t.Helper()
 	ctx := context.Background()
 	ef := attachment.NewEncryptedFile()
-	up, err := c.Cli.UploadBytes(ctx, ef.Encrypt(data), "application/octet-stream")
+	ciphertext := append([]byte(nil), data...)
+	ef.EncryptInPlace(ciphertext)
+	up, err := c.Cli.UploadBytes(ctx, ciphertext, "application/octet-stream")
 	if err != nil {
 		t.Fatalf("%s uploads %s: %v", c.Cli.UserID, name, err)
 	}

@@ -276,19 +276,19 @@ func parseRoom(hs config.HomeserverName, rid id.RoomID, events []stateEvent) *pr
 			if json.Unmarshal(e.Content, &c) == nil && len(c.Via) > 0 {
 				r.Children[id.RoomID(sk)] = true
 			}
-		default:
-			if f, ok := stringFields[e.Type]; ok {
-				var c map[string]any
-				_ = json.Unmarshal(e.Content, &c)
-				v, _ := c[f.key].(string)
-				f.set(&r.State, v)
-			}
 		case "m.room.member":
 			var c struct {
 				Membership string `json:"membership"`
 			}
 			if json.Unmarshal(e.Content, &c) == nil && (c.Membership == "join" || c.Membership == "invite") {
 				r.Members[id.UserID(sk)] = c.Membership
+			}
+		default:
+			if f, ok := stringFields[e.Type]; ok {
+				var c map[string]any
+				_ = json.Unmarshal(e.Content, &c)
+				v, _ := c[f.key].(string)
+				f.set(&r.State, v)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
--- v0 -> v9: Latest revision
+-- v0 -> v10: Latest revision
 
 -- homeserver_session keeps the login of the service account per homeserver,
 -- so that a restart reuses it instead of logging in again.
@@ -91,10 +91,23 @@ CREATE TABLE audit_log (
 	tenant   TEXT   NOT NULL,
 	decision TEXT   NOT NULL,
 	detail   TEXT   NOT NULL,
-	ref      BIGINT
+	ref      BIGINT,
+	-- the hash chain (v10): SHA-256 over the entry's fields and prev_hash;
+	-- empty for entries written before it
+	prev_hash TEXT  NOT NULL DEFAULT '',
+	hash      TEXT  NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_log_sender ON audit_log (sender);
 CREATE INDEX audit_log_tenant ON audit_log (tenant);
+
+-- audit_head holds the last entry of the audit trail's hash chain, so that
+-- dropping entries at the end is seen too.
+CREATE TABLE audit_head (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	last_id BIGINT  NOT NULL,
+	hash    TEXT    NOT NULL
+);
+INSERT INTO audit_head (id, last_id, hash) VALUES (1, 0, '');
 
 -- override holds the changes made through the admin bot, applied on top of
 -- the configuration and the directory by every plan.
@@ -283,6 +296,20 @@ CREATE TRIGGER archive_entry_no_truncate BEFORE TRUNCATE ON archive_entry
 CREATE TRIGGER archive_attachment_append_only BEFORE UPDATE OR DELETE ON archive_attachment
 	FOR EACH ROW EXECUTE FUNCTION archive_append_only();
 CREATE TRIGGER archive_attachment_no_truncate BEFORE TRUNCATE ON archive_attachment
+	FOR EACH STATEMENT EXECUTE FUNCTION archive_append_only();
+-- end only postgres
+
+-- The audit trail is append-only like the archive (v10).
+-- only: sqlite until "end only"
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+-- end only sqlite
+-- only: postgres until "end only"
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+	FOR EACH ROW EXECUTE FUNCTION archive_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 	FOR EACH STATEMENT EXECUTE FUNCTION archive_append_only();
 -- end only postgres
 
