@@ -63,7 +63,13 @@ var adminKeys = []string{"homeserver", "land_admins", "auditors", "four_eyes", "
 var fourEyesCommands = []string{
 	"user add", "user move", "user disable", "user enable", "room create", "room close",
 	"member add", "member remove", "role grant", "role revoke",
+	"guest invite", "guest extend", "guest remove",
+	"retention set", "retention reset", "hold room", "hold person", "hold lift",
 }
+
+// DefaultFourEyes are the commands that need a second admin when the
+// configuration does not name any: lifting a legal hold.
+var DefaultFourEyes = []string{"hold lift"}
 
 // admin decodes and validates the admin section. The people it names are
 // checked against the directory at run time (the directory may be LDAP).
@@ -106,6 +112,9 @@ func (d *decoder) admin(top mapping, cfg *Config) {
 			continue
 		}
 		a.FourEyes = append(a.FourEyes, c)
+	}
+	if !m.has("four_eyes") {
+		a.FourEyes = append([]string(nil), DefaultFourEyes...)
 	}
 	a.VerifiedDevicesOnly = d.boolean(m, "verified_devices_only", false)
 	a.BotLocalpart = d.str(m, "bot_localpart")

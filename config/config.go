@@ -171,6 +171,10 @@ type Database struct {
 	// "postgres://..." or "postgresql://..." for PostgreSQL. Relative
 	// SQLite paths are relative to the working directory.
 	URI string `yaml:"uri"`
+	// PickleKeyFile holds the secret that encrypts the bots' crypto state
+	// in the database; by default pickle.key beside an SQLite database,
+	// required with PostgreSQL. Made (0600) when missing.
+	PickleKeyFile string `yaml:"pickle_key_file"`
 }
 
 // DatabaseDriver is the kind of database a Database URI selects.

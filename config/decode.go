@@ -17,7 +17,7 @@ import (
 // The known keys of each mapping in the configuration.
 var (
 	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning", "federation", "admin", "onboarding", "offboarding", "externals", "retention", "records", "bridge"}
-	databaseKeys       = []string{"uri"}
+	databaseKeys       = []string{"uri", "pickle_key_file"}
 	logKeys            = []string{"level", "format"}
 	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "appservice_token_file", "service_account"}
 	serviceAccountKeys = []string{"localpart", "password_file", "access_token_file"}
@@ -562,6 +562,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 
 	db := d.child(top, "database", databaseKeys)
 	cfg.Database.URI = d.str(db, "uri")
+	cfg.Database.PickleKeyFile = d.str(db, "pickle_key_file")
 	if cfg.Database.URI == "" {
 		cfg.Database.URI = DefaultDatabaseURI
 	} else if msg := databaseProblem(cfg.Database.URI); msg != "" {

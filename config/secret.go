@@ -35,6 +35,11 @@ func ReadSecret(path string) (string, error) {
 		return "", fmt.Errorf("read secret file: %w", err)
 	}
 	defer f.Close()
+	if info, err := f.Stat(); err == nil {
+		if err := checkSecretMode(path, info); err != nil {
+			return "", err
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSecretSize+1))
 	if err != nil {
 		return "", fmt.Errorf("read secret file: %w", err)
@@ -47,6 +52,21 @@ func ReadSecret(path string) (string, error) {
 		return "", fmt.Errorf("read secret file %s: %w", path, ErrEmptySecret)
 	}
 	return secret, nil
+}
+
+// ErrSecretMode is returned (wrapped) by ReadSecret for a secret file that
+// group or others may access (issue 14, finding 12).
+var ErrSecretMode = errors.New("group and others must have no access")
+
+// checkSecretMode refuses a regular secret file with any permission for
+// group or others, naming the file, its mode and the fix. Pipes and other
+// special files (systemd credentials, process substitution) are not
+// checked: their modes say nothing about who else can read the secret.
+func checkSecretMode(path string, info fs.FileInfo) error {
+	if !info.Mode().IsRegular() || info.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return fmt.Errorf("secret file %s has mode %04o: %w (chmod 600 %s)", path, info.Mode().Perm(), ErrSecretMode, path)
 }
 
 // secretProblem checks that the secret file at path can be used and returns
@@ -77,6 +97,8 @@ func secretProblem(path string) string {
 		return fmt.Sprintf("secret file %q is empty", path)
 	case errors.Is(err, ErrSecretTooLarge):
 		return fmt.Sprintf("secret file %q is larger than %d bytes", path, MaxSecretSize)
+	case errors.Is(err, ErrSecretMode):
+		return fmt.Sprintf("secret file %q has mode %04o: group and others must have no access (chmod 600 %s)", path, info.Mode().Perm(), path)
 	default:
 		return readProblem(path, err)
 	}

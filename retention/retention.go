@@ -102,6 +102,9 @@ type Hold struct {
 	Reason string
 	SetBy  id.UserID
 	SetAt  time.Time
+	// SetScope is the tenant whose management room set the hold, "" for
+	// the Land admin room: only that scope lifts it.
+	SetScope string
 	// LiftedBy and LiftedAt are zero while the hold is in force.
 	LiftedBy id.UserID
 	LiftedAt time.Time

@@ -176,7 +176,7 @@ func (s *Service) runBot(ctx context.Context, acc BotAccount, log logrus.FieldLo
 	ab := s.adminBot
 	cfg := matrixbot.Config{
 		HomeserverURL: acc.ClientURL, UserID: acc.UserID, Password: acc.Password, DeviceName: BotDisplayName,
-		DB: s.Store.DB(), State: storeState{s}, Log: log, Rooms: ab.IsManagementRoom,
+		DB: s.Store.DB(), PickleKey: matrixbot.PickleKeyFor(s.pickleSecret, acc.UserID), State: storeState{s}, Log: log, Rooms: ab.IsManagementRoom,
 		OnMessage: func(ctx context.Context, b *matrixbot.Bot, m *matrixbot.Message) {
 			ab.HandleMessage(ctx, b, &admin.Message{
 				Room: m.Room, Event: m.Event, Sender: m.Sender, Device: m.Device, Body: m.Body, FormattedBody: m.FormattedBody,

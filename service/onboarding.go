@@ -163,7 +163,7 @@ func (s *Service) runOnboardingBot(ctx context.Context, eng *reconcile.Engine, o
 	}
 	cfg := matrixbot.Config{
 		HomeserverURL: acc.ClientURL, UserID: acc.UserID, Password: acc.Password, DeviceName: onboarding.DisplayName,
-		DB: s.Store.DB(), State: storeState{s}, Log: log, Rooms: ob.IsDM,
+		DB: s.Store.DB(), PickleKey: matrixbot.PickleKeyFor(s.pickleSecret, acc.UserID), State: storeState{s}, Log: log, Rooms: ob.IsDM,
 		OnMessage: func(ctx context.Context, b *matrixbot.Bot, m *matrixbot.Message) {
 			ob.HandleMessage(ctx, chat(b), m)
 		},

@@ -238,7 +238,7 @@ func (s *Service) startArchive(ctx context.Context, eng *reconcile.Engine, ab *a
 func (s *Service) runArchiveBot(ctx context.Context, ab *archive.Bot, acc BotAccount, log logrus.FieldLogger) {
 	cfg := matrixbot.Config{
 		HomeserverURL: acc.ClientURL, UserID: acc.UserID, Password: acc.Password, DeviceName: archive.DisplayName,
-		DB: s.Store.DB(), State: storeState{s}, Log: log,
+		DB: s.Store.DB(), PickleKey: matrixbot.PickleKeyFor(s.pickleSecret, acc.UserID), State: storeState{s}, Log: log,
 		Rooms: func(room id.RoomID) bool {
 			_, ok := s.rooms.archived(room)
 			return ok

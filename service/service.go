@@ -142,6 +142,8 @@ type Service struct {
 	rooms *desiredRooms
 	// archivists are the running archive bots.
 	archivists archivists
+	// pickleSecret derives the bots' pickle keys (PickleKeyFile).
+	pickleSecret []byte
 }
 
 // Start opens the database, applies its migrations, and connects to every
@@ -156,8 +158,13 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	pickle, err := loadPickleSecret(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	svc := &Service{Config: cfg, Store: db, log: log, Targets: targets, version: version, bots: map[config.HomeserverName]*matrixbot.Bot{},
-		rooms: newDesiredRooms(), archivists: archivists{bots: map[config.HomeserverName]*matrixbot.Bot{}}}
+		rooms: newDesiredRooms(), archivists: archivists{bots: map[config.HomeserverName]*matrixbot.Bot{}}, pickleSecret: pickle}
 	for _, t := range targets {
 		hlog := log.WithFields(logrus.Fields{"homeserver": t.Endpoint.Name, "client_url": t.Endpoint.ClientURL})
 		saved, err := db.LoadSession(ctx, t.Endpoint.Name)

@@ -27,7 +27,7 @@ const (
 	DeletionPurge = "purge"
 )
 
-const holdColumns = `id, scope, target, reason, set_by, set_at, COALESCE(lifted_by, ''), COALESCE(lifted_at, 0)`
+const holdColumns = `id, scope, target, reason, set_by, set_at, COALESCE(lifted_by, ''), COALESCE(lifted_at, 0), set_scope`
 
 // SetHold records the legal hold h (its ID and lifted fields are ignored)
 // and returns its ID. h must be valid (retention.Hold.Validate); the error
@@ -37,9 +37,9 @@ func (s *Store) SetHold(ctx context.Context, h retention.Hold) (int64, error) {
 		return 0, fmt.Errorf("store: set legal hold: %w", err)
 	}
 	var holdID int64
-	err := s.db.QueryRow(ctx, `INSERT INTO legal_hold (scope, target, reason, set_by, set_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		string(h.Scope), h.Target, h.Reason, string(h.SetBy), h.SetAt.UnixMilli()).Scan(&holdID)
+	err := s.db.QueryRow(ctx, `INSERT INTO legal_hold (scope, target, reason, set_by, set_at, set_scope)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		string(h.Scope), h.Target, h.Reason, string(h.SetBy), h.SetAt.UnixMilli(), h.SetScope).Scan(&holdID)
 	if err != nil {
 		return 0, fmt.Errorf("store: set legal hold on %s %s: %w", h.Scope, h.Target, err)
 	}
@@ -76,7 +76,7 @@ func (s *Store) ActiveHolds(ctx context.Context) ([]retention.Hold, error) {
 	for rows.Next() {
 		var h retention.Hold
 		var setAt, liftedAt int64
-		if err := rows.Scan(&h.ID, &h.Scope, &h.Target, &h.Reason, &h.SetBy, &setAt, &h.LiftedBy, &liftedAt); err != nil {
+		if err := rows.Scan(&h.ID, &h.Scope, &h.Target, &h.Reason, &h.SetBy, &setAt, &h.LiftedBy, &liftedAt, &h.SetScope); err != nil {
 			return nil, fmt.Errorf("store: read legal holds: %w", err)
 		}
 		h.SetAt = time.UnixMilli(setAt)

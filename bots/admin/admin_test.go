@@ -580,3 +580,49 @@ func TestRetentionAndHolds(t *testing.T) {
 	got, _ = h.say(hmdisRoom, hadmin, "!loeschsperre aufheben 1")
 	wantContains(t, "lift again", got, "Keine Löschsperre 1")
 }
+
+// TestFinding8HoldLiftScope is issue 14, finding 8: a legal hold is lifted
+// only from the scope that set it (a Land hold only in the Land admin room,
+// a tenant's hold only in its room), never by the person it concerns (as
+// issuer or as the confirming second admin), and lifting needs four eyes.
+func TestFinding8HoldLiftScope(t *testing.T) {
+	h := newHarness(t)
+	h.env.cfg.Admin.FourEyes = append(h.env.cfg.Admin.FourEyes, config.DefaultFourEyes...)
+	set := func(room id.RoomID, sender, cmd string) {
+		t.Helper()
+		h.say(room, sender, cmd)
+		got := h.react(room, sender, id.EventID(fmt.Sprintf("$reply%d", h.mx.n)))
+		wantContains(t, cmd, got, "gesetzt")
+	}
+	set(landRoom, landadm, "!loeschsperre person hmember grund=Land")  // 1, Land
+	set(hmdisRoom, hadmin, "!loeschsperre person hmod grund=Mandant") // 2, hmdis
+	got, _ := h.say(hmdisRoom, hadmin, "!loeschsperre aufheben 1")
+	wantContains(t, "tenant admin lifts a Land hold", got, "⛔", "Landes-Verwaltungsraum")
+	got, _ = h.say(landRoom, landadm, "!loeschsperre aufheben 2")
+	wantContains(t, "Land admin lifts a tenant's hold", got, "⛔", "Verwaltungsraum von `hmdis`")
+
+	// hadmin becomes a second Land admin; a Land hold on hadmin.
+	h.env.cfg.Admin.LandAdmins = append(h.env.cfg.Admin.LandAdmins, "hadmin")
+	set(landRoom, landadm, "!loeschsperre person hadmin grund=Person") // 3, Land, on hadmin
+	got, _ = h.say(landRoom, hadmin, "!loeschsperre aufheben 3")
+	wantContains(t, "the person concerned lifts", got, "⛔", "eigene Person")
+	prompt, _ := h.say(landRoom, landadm, "!loeschsperre aufheben 3")
+	wantContains(t, "four-eyes prompt", prompt, "Vier-Augen")
+	promptID := id.EventID(fmt.Sprintf("$reply%d", h.mx.n))
+	got = h.react(landRoom, hadmin, promptID)
+	wantContains(t, "the person concerned confirms", got, "⛔", "eigene Person")
+	got = h.react(landRoom, landadm, promptID)
+	wantContains(t, "the issuer confirms", got, "⛔", "nicht du selbst")
+	got = h.react(landRoom, dsb, promptID)
+	wantContains(t, "an auditor confirms", got, "⛔")
+
+	// The Land hold on hmember: issued by one Land admin, confirmed by the
+	// other, it is lifted.
+	h.say(landRoom, landadm, "!loeschsperre aufheben 1")
+	got = h.react(landRoom, hadmin, id.EventID(fmt.Sprintf("$reply%d", h.mx.n)))
+	wantContains(t, "lift confirmed by a second Land admin", got, "Löschsperre 1", "aufgehoben")
+	holds, err := h.st.ActiveHolds(context.Background())
+	if err != nil || len(holds) != 2 || holds[0].ID != 2 || holds[0].SetScope != "hmdis" || holds[1].ID != 3 || holds[1].SetScope != "" {
+		t.Errorf("holds in force: %+v, %v; want 2 (hmdis) and 3 (Land)", holds, err)
+	}
+}

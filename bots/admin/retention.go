@@ -284,6 +284,9 @@ func (b *Bot) holdSet(ctx context.Context, req *request) result {
 		return fail(err)
 	}
 	h := retention.Hold{Scope: scope, Target: target, Reason: reason, SetBy: req.msg.Sender, SetAt: b.now()}
+	if !req.scope.Land {
+		h.SetScope = string(req.scope.Tenant)
+	}
 	n, err := b.Store.SetHold(ctx, h)
 	if err != nil {
 		return fail(err)
@@ -372,9 +375,24 @@ func (b *Bot) holdTenant(ctx context.Context, h retention.Hold) config.TenantID 
 func (b *Bot) holdConcerns(ctx context.Context, req *request) ([]config.TenantID, error) {
 	switch req.inv.Spec.Name {
 	case "hold lift":
+		// Lifted only from the scope that set it (a Land hold only in the
+		// Land admin room), never by the person it concerns; asked of the
+		// issuer and of a confirming second admin (issue 14, finding 8).
 		h, err := b.holdByNumber(ctx, req)
 		if err != nil {
 			return nil, err
+		}
+		if h.Scope == retention.ScopePerson && id.UserID(h.Target) == req.msg.Sender {
+			return nil, errorf("%s", req.t("Eine Löschsperre auf die eigene Person kann man nicht aufheben (oder bestätigen).",
+				"Nobody may lift (or confirm lifting) a legal hold on themselves."))
+		}
+		switch {
+		case h.SetScope == "" && !req.scope.Land:
+			return nil, errorf("%s", req.t(fmt.Sprintf("Löschsperre %d wurde im Landes-Verwaltungsraum gesetzt; nur dort kann sie aufgehoben werden.", h.ID),
+				fmt.Sprintf("Legal hold %d was set in the Land admin room; it can be lifted there only.", h.ID)))
+		case h.SetScope != "" && (req.scope.Land || string(req.scope.Tenant) != h.SetScope):
+			return nil, errorf("%s", req.t(fmt.Sprintf("Löschsperre %d wurde im Verwaltungsraum von %s gesetzt; nur dort kann sie aufgehoben werden.", h.ID, code(h.SetScope)),
+				fmt.Sprintf("Legal hold %d was set in the management room of %s; it can be lifted there only.", h.ID, code(h.SetScope))))
 		}
 		return []config.TenantID{b.holdTenant(ctx, h)}, nil
 	case "hold person":

@@ -87,6 +87,12 @@ type Config struct {
 	// store.Store.DB(). Several bots may share one DB: each keeps its
 	// crypto state under its own user ID and its own pickle key.
 	DB *dbutil.Database
+	// PickleKey encrypts the bot's crypto state in DB. It is kept outside
+	// the database it protects (the service derives it from its key file,
+	// PickleKeyFor) and never saved there. A key that an earlier version
+	// saved in the database is used instead: the state is encrypted with
+	// it.
+	PickleKey []byte
 	// State keeps what is handled and the bot's secrets.
 	State State
 	// Log receives the bot's log and mautrix's. Secrets never reach it.
@@ -115,6 +121,7 @@ func (c *Config) check() error {
 		{"user ID", c.UserID == ""},
 		{"password", c.Password == ""},
 		{"database", c.DB == nil},
+		{"pickle key", len(c.PickleKey) == 0},
 		{"state", c.State == nil},
 		{"rooms", c.Rooms == nil},
 	} {

@@ -151,6 +151,7 @@ func testBot(t *testing.T, srv *stack.Server) {
 		UserID:        register(t, srv, "verwaltung", password).UserID,
 		Password:      password,
 		DB:            db,
+		PickleKey:     PickleKeyFor([]byte("test secret of 32 bytes........."), "@verwaltung"),
 		State:         state,
 		Log:           testLog(t, logFile),
 		Rooms:         rooms.has,
@@ -333,6 +334,7 @@ func testBot(t *testing.T, srv *stack.Server) {
 	cfg2 := cfg
 	cfg2.UserID, cfg2.Password = register(t, srv, "archiv", password2).UserID, password2
 	cfg2.OnMessage, cfg2.OnReaction = in2.onMessage, in2.onReaction
+	cfg2.PickleKey = PickleKeyFor([]byte("test secret of 32 bytes........."), cfg2.UserID)
 	archiv := startBot(t, cfg2)
 	anna.invite(t, room, archiv.UserID())
 	anna.readyFor(t, room, archiv)
@@ -385,12 +387,17 @@ func testBot(t *testing.T, srv *stack.Server) {
 	}
 	secrets := map[string]string{"password": password, "archiv password": password2}
 	for _, user := range []id.UserID{cfg.UserID, cfg2.UserID} {
-		for _, name := range []string{SecretAccessToken, SecretPickleKey, SecretRecoveryKey} {
+		for _, name := range []string{SecretAccessToken, SecretRecoveryKey} {
 			v, _ := state.Secret(ctx, user, name)
 			if v == "" {
 				t.Errorf("%s: secret %s not saved", user, name)
 			}
 			secrets[user.String()+" "+name] = v
+		}
+		// Issue 14, finding 12: the pickle key stays outside the
+		// database it protects.
+		if v, _ := state.Secret(ctx, user, SecretPickleKey); v != "" {
+			t.Errorf("%s: the pickle key is saved in the database", user)
 		}
 	}
 	for name, v := range secrets {
@@ -513,8 +520,8 @@ func TestRoomQueue(t *testing.T) {
 
 func TestConfigCheck(t *testing.T) {
 	err := (&Config{UserID: "@verwaltung:land", HomeserverURL: "http://127.0.0.1:8008"}).check()
-	if err == nil || !strings.Contains(err.Error(), "[password database state rooms]") {
-		t.Errorf("got %v, want an error naming password, database, state and rooms", err)
+	if err == nil || !strings.Contains(err.Error(), "[password database pickle key state rooms]") {
+		t.Errorf("got %v, want an error naming password, database, pickle key, state and rooms", err)
 	}
 	err = (&Config{UserID: "verwaltung", HomeserverURL: "x", Password: "p", DB: openDB(t, "x.db"), State: newMemState(), Rooms: func(id.RoomID) bool { return true }}).check()
 	if err == nil {

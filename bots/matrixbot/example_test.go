@@ -24,12 +24,20 @@ func Example() {
 	}
 	defer st.Close()
 	var state matrixbot.State // implemented by the service on its store
+	// The secret of the service's pickle key file, kept outside the
+	// database (a new one here).
+	pickleSecret, err := matrixbot.NewPickleSecret()
+	if err != nil {
+		log.WithError(err).Error("pickle secret")
+		return
+	}
 
 	bot, err := matrixbot.Start(ctx, matrixbot.Config{
 		HomeserverURL: "https://matrix.land.example",
 		UserID:        "@verwaltung:land.example",
 		Password:      os.Getenv("VERWALTUNG_PASSWORD"),
 		DB:            st.DB(),
+		PickleKey:     matrixbot.PickleKeyFor(pickleSecret, "@verwaltung:land.example"),
 		State:         state,
 		Log:           log,
 		Rooms:         func(room id.RoomID) bool { return room == "!verwaltung:land.example" },

@@ -2,7 +2,9 @@ package matrixbot
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -30,8 +32,10 @@ func (b *Bot) setSecret(ctx context.Context, name, value string) error {
 	return nil
 }
 
-// pickleKey returns the key that encrypts the bot's crypto state, made and
-// saved on the first start.
+// pickleKey returns the key that encrypts the bot's crypto state: the
+// configured one, never saved in the database (issue 14, finding 12). A
+// key an earlier version saved in the database encrypts existing state and
+// is used instead, with a warning.
 func (b *Bot) pickleKey(ctx context.Context) ([]byte, error) {
 	saved, err := b.secret(ctx, SecretPickleKey)
 	if err != nil {
@@ -42,14 +46,26 @@ func (b *Bot) pickleKey(ctx context.Context) ([]byte, error) {
 		if err != nil || len(key) == 0 {
 			return nil, errors.New("saved pickle key is not base64")
 		}
+		b.log.Warn("the bot's crypto state is encrypted with a key kept in the database (made by an earlier version); log the bot in anew (delete its crypto state) to move it to the key file")
 		return key, nil
 	}
+	return b.cfg.PickleKey, nil
+}
+
+// PickleKeyFor derives a bot's pickle key from the service's secret (its
+// key file): HMAC-SHA256 over the bot's user ID, so that every bot has a
+// key of its own and none is stored.
+func PickleKeyFor(secret []byte, user id.UserID) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("landesmessenger pickle key\x00" + user.String()))
+	return m.Sum(nil)
+}
+
+// NewPickleSecret returns a new random secret for PickleKeyFor.
+func NewPickleSecret() ([]byte, error) {
 	key := make([]byte, pickleKeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("make pickle key: %w", err)
-	}
-	if err := b.setSecret(ctx, SecretPickleKey, base64.StdEncoding.EncodeToString(key)); err != nil {
-		return nil, err
 	}
 	return key, nil
 }

@@ -1,4 +1,4 @@
--- v0 -> v10: Latest revision
+-- v0 -> v11: Latest revision
 
 -- homeserver_session keeps the login of the service account per homeserver,
 -- so that a restart reuses it instead of logging in again.
@@ -328,7 +328,10 @@ CREATE TABLE legal_hold (
 	set_by    TEXT   NOT NULL,
 	set_at    BIGINT NOT NULL,
 	lifted_by TEXT,
-	lifted_at BIGINT
+	lifted_at BIGINT,
+	-- the tenant whose management room set the hold, '' for the Land
+	-- admin room (v11)
+	set_scope TEXT   NOT NULL DEFAULT ''
 );
 
 -- deletion_log records every message deleted under a retention policy:
