@@ -594,7 +594,7 @@ func TestFinding8HoldLiftScope(t *testing.T) {
 		got := h.react(room, sender, id.EventID(fmt.Sprintf("$reply%d", h.mx.n)))
 		wantContains(t, cmd, got, "gesetzt")
 	}
-	set(landRoom, landadm, "!loeschsperre person hmember grund=Land")  // 1, Land
+	set(landRoom, landadm, "!loeschsperre person hmember grund=Land") // 1, Land
 	set(hmdisRoom, hadmin, "!loeschsperre person hmod grund=Mandant") // 2, hmdis
 	got, _ := h.say(hmdisRoom, hadmin, "!loeschsperre aufheben 1")
 	wantContains(t, "tenant admin lifts a Land hold", got, "⛔", "Landes-Verwaltungsraum")
