@@ -306,8 +306,8 @@ var specs = newTable([]*Spec{
 	},
 	{
 		DE: words("loeschsperre aufheben"), EN: words("hold lift"), Args: []Arg{argHoldNumber}, Access: Write, Confirm: ConfirmIssuer,
-		Summary: tr("Hebt eine Löschsperre auf (ihre Nummer zeigt `!loeschsperre liste`).",
-			"Lifts a legal hold (`!hold list` shows its number)."),
+		Summary: tr("Hebt eine Löschsperre auf (ihre Nummer zeigt `!loeschsperre liste`): nur im Verwaltungsraum, in dem sie gesetzt wurde, nie durch die betroffene Person; eine zweite berechtigte Person bestätigt (Vier-Augen-Prinzip, `admin.four_eyes`).",
+			"Lifts a legal hold (`!hold list` shows its number): only in the management room that set it, never by the person it concerns; a second admin with the right confirms (four eyes, `admin.four_eyes`)."),
 		Example: tr("!loeschsperre aufheben 3", "!hold lift 3"),
 	},
 	{
