@@ -64,7 +64,7 @@ var fourEyesCommands = []string{
 	"user add", "user move", "user disable", "user enable", "room create", "room close",
 	"member add", "member remove", "role grant", "role revoke",
 	"guest invite", "guest extend", "guest remove",
-	"retention set", "retention reset", "hold room", "hold person", "hold lift",
+	"retention set", "retention reset", "hold room", "hold person", "hold lift", "marks clear",
 }
 
 // DefaultFourEyes are the commands that need a second admin when the

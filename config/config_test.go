@@ -1229,7 +1229,7 @@ func TestProvisioningProblems(t *testing.T) {
 			want: []string{
 				`c.yaml:14: admin.homeserver: unknown homeserver "polizei" (configured: land)`,
 				`c.yaml:15: admin.land_admins[1]: "a" is listed twice (first at line 15)`,
-				`c.yaml:16: admin.four_eyes[0]: "user show" is not a command that changes something (want one of: user add, user move, user disable, user enable, room create, room close, member add, member remove, role grant, role revoke, guest invite, guest extend, guest remove, retention set, retention reset, hold room, hold person, hold lift)`,
+				`c.yaml:16: admin.four_eyes[0]: "user show" is not a command that changes something (want one of: user add, user move, user disable, user enable, room create, room close, member add, member remove, role grant, role revoke, guest invite, guest extend, guest remove, retention set, retention reset, hold room, hold person, hold lift, marks clear)`,
 				`c.yaml:17: admin.bot_localpart: "landesmessenger" is the service account of homeserver land: the bot needs an account of its own`,
 				`c.yaml:18: admin.language: invalid language "fr" (want de or en)`,
 			},

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"slices"
 )
 
@@ -16,12 +18,20 @@ type Records struct {
 	// BotLocalpart is the localpart of the archive bot's account on every
 	// homeserver with such rooms; DefaultArchiveBot when unset.
 	BotLocalpart string `yaml:"bot_localpart"`
+	// UnfiledAfter is how long a mark that could not be filed (a 📁
+	// without a case reference, an attachment too large) keeps its
+	// message; then the tenant's admins are told, and the message is
+	// deleted when its retention says so. DefaultUnfiledAfter when unset.
+	UnfiledAfter time.Duration `yaml:"unfiled_after"`
 	// Line is the line of "records:"; 0 if the configuration has none.
 	Line int `yaml:"-"`
 }
 
 // DefaultArchiveBot is records.bot_localpart when unset.
 const DefaultArchiveBot = "lm-archiv"
+
+// DefaultUnfiledAfter is records.unfiled_after when unset.
+const DefaultUnfiledAfter = 30 * 24 * time.Hour
 
 // Enabled reports whether any room gets the archive bot.
 func (r *Records) Enabled() bool { return len(r.Classes) > 0 || len(r.Rooms) > 0 }
@@ -32,17 +42,23 @@ func (r *Records) Covers(room string, class RoomClass) bool {
 	return slices.Contains(r.Classes, class) || slices.Contains(r.Rooms, room)
 }
 
-var recordsKeys = []string{"classes", "rooms", "bot_localpart"}
+var recordsKeys = []string{"classes", "rooms", "bot_localpart", "unfiled_after"}
 
 // records decodes the records section. It must run after tenants,
 // crossRooms and admin.
 func (d *decoder) records(top mapping, cfg *Config) {
 	r := &cfg.Records
 	r.BotLocalpart = DefaultArchiveBot
+	r.UnfiledAfter = DefaultUnfiledAfter
 	if !top.has("records") {
 		return
 	}
 	m := d.child(top, "records", recordsKeys)
+	r.UnfiledAfter = d.duration(m, "unfiled_after", DefaultUnfiledAfter)
+	if r.UnfiledAfter < time.Hour {
+		f := join(m.path, "unfiled_after")
+		d.addf(d.line(f, m.line), f, "must be at least 1h, got %s", r.UnfiledAfter)
+	}
 	r.Line = top.entries["records"].key.Line
 	classes, fields, lines := d.strs(m, "classes")
 	for i, c := range classes {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/landesmessenger/landesmessenger/bots/archive"
 	"github.com/landesmessenger/landesmessenger/bots/matrixbot"
+	"github.com/landesmessenger/landesmessenger/config"
 	"github.com/landesmessenger/landesmessenger/homeserver"
 	"github.com/landesmessenger/landesmessenger/provisioning"
 	"github.com/landesmessenger/landesmessenger/retention"
@@ -229,6 +230,7 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 	if err != nil {
 		return time.Time{}, err
 	}
+	sw.reportUnfiled(ctx, r, rid, now, log)
 	logged, err := sw.s.Store.DeletedEvents(ctx, rid)
 	if err != nil {
 		return time.Time{}, err
@@ -290,6 +292,78 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 			"took_ms": time.Since(began).Milliseconds()}).Info("expired messages deleted")
 	}
 	return due, err
+}
+
+// reportUnfiled tells the admins of the room's tenant (in its management
+// room, through the admin bot) about each mark of the room that is still
+// unfiled after records.unfiled_after, once; its message is deleted from
+// now on when its retention says so. Without a running admin bot the report
+// waits for the next sweep.
+func (sw *Sweeper) reportUnfiled(ctx context.Context, r *provisioning.Room, rid id.RoomID, now time.Time, log logrus.FieldLogger) {
+	marks, err := sw.s.Store.RoomMarks(ctx, rid)
+	if err != nil {
+		log.WithError(err).Warn("cannot read the room's marks")
+		return
+	}
+	after := sw.s.Config.Records.UnfiledAfter
+	for _, m := range marks {
+		if !m.Pending() || m.Keeps(now, after) || !m.ReportedAt.IsZero() {
+			continue
+		}
+		fields := logrus.Fields{"mark_event": m.MarkEvent.String(), "target": m.Target.String(), "marked_by": m.MarkedBy.String(), "problem": m.Problem}
+		text := fmt.Sprintf("📁 Eine Markierung zur Aktenablage in %s ist seit %s nicht abgelegt (%s) und hält die Nachricht nicht mehr: sie wird nach der Aufbewahrungsfrist gelöscht. "+
+			"`!akte offen` zeigt offene Markierungen, `!akte verwerfen RAUM EREIGNIS` verwirft eine.\n\n"+
+			"A mark for filing in %s has been unfiled since %s (%s) and no longer keeps the message: it is deleted when its retention ends. "+
+			"`!records pending` lists pending marks, `!records clear ROOM EVENT` clears one.",
+			"`"+string(r.Key)+"`", m.MarkedAt.UTC().Format("2006-01-02"), markProblem(m), "`"+string(r.Key)+"`", m.MarkedAt.UTC().Format("2006-01-02"), markProblem(m))
+		if err := sw.s.notifyTenantAdmins(ctx, r.Tenant, text); err != nil {
+			log.WithFields(fields).WithError(err).Warn("unfiled mark not reported yet; next sweep")
+			continue
+		}
+		if _, err := sw.s.Store.MarkReported(ctx, rid, m.MarkEvent, now); err != nil {
+			log.WithError(err).Warn("cannot record that an unfiled mark was reported")
+			continue
+		}
+		log.WithFields(fields).Warn("mark for filing still unfiled after records.unfiled_after: reported to the tenant's admins; it no longer keeps the message")
+	}
+}
+
+// markProblem is why a mark is not filed, for the admins.
+func markProblem(m store.Mark) string {
+	switch {
+	case m.Problem != "":
+		return m.Problem
+	case m.Case == "":
+		return "kein Aktenzeichen / no case reference"
+	}
+	return "nicht abgelegt / not filed"
+}
+
+// notifyTenantAdmins posts markdown into the management room of tenant
+// ("" for the Land admin room) through the admin bot of its homeserver.
+func (s *Service) notifyTenantAdmins(ctx context.Context, tenant config.TenantID, markdown string) error {
+	key := provisioning.LandAdminRoom
+	if tenant != "" {
+		key = provisioning.RoomKey(string(tenant) + "/" + string(config.RoomVerwaltung))
+	}
+	rooms, err := s.Store.Rooms(ctx)
+	if err != nil {
+		return err
+	}
+	for _, mr := range rooms {
+		if provisioning.RoomKey(mr.Key) != key {
+			continue
+		}
+		s.botsMu.Lock()
+		bot := s.bots[config.HomeserverName(mr.Homeserver)]
+		s.botsMu.Unlock()
+		if bot == nil {
+			return fmt.Errorf("no admin bot runs on %s", mr.Homeserver)
+		}
+		_, err := bot.Reply(ctx, id.RoomID(mr.RoomID), "", markdown)
+		return err
+	}
+	return fmt.Errorf("no management room %s", key)
 }
 
 // redact redacts events with RedactConcurrency in flight, calling after
@@ -396,7 +470,7 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 	}
 	filed := map[id.EventID]bool{}
 	for _, m := range known {
-		filed[m.MarkEvent] = m.FiledSeq != 0
+		filed[m.MarkEvent] = !m.Pending() // filed, or cleared by an admin
 	}
 	// Marks found in the timeline that the bot did not file while it ran,
 	// oldest first: a reply mark gives the room the case of the 📁 after it.
@@ -416,8 +490,10 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 			return nil, err
 		}
 	}
+	// A pending mark keeps its message for records.unfiled_after at most
+	// (issue 14, finding 14); then the admins are told (reportUnfiled).
 	for _, m := range known {
-		if m.FiledSeq == 0 {
+		if m.Keeps(now, sw.s.Config.Records.UnfiledAfter) {
 			possible[m.Target] = true
 		}
 	}

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/landesmessenger/landesmessenger/records"
 )
 
 // TestFinding17AuditAppendOnly is issue 14, finding 17: the audit trail
@@ -71,5 +74,46 @@ func TestFinding17AuditAppendOnly(t *testing.T) {
 			tamper(`DELETE FROM audit_log WHERE id = 3`, "entries at the end were removed")
 			tamper(`DELETE FROM audit_log WHERE id = 1`, "entry 2 does not follow")
 		})
+	}
+}
+
+// TestFinding14UnfiledMarksExpire is issue 14, finding 14 in the store: a
+// mark that is not filed keeps its message for records.unfiled_after only
+// (a controlled clock), is reported once, and an admin can clear it; a
+// cleared mark is no longer pending and keeps nothing.
+func TestFinding14UnfiledMarksExpire(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, backends()[0].newURI(t))
+	t0 := time.UnixMilli(1_795_000_000_000)
+	room := id.RoomID("!akten:land.test")
+	m := Mark{Room: room, MarkEvent: "$mark", Target: "$msg", MarkedBy: "@a:land.test", Kind: records.MarkReaction, MarkedAt: t0}
+	if _, err := st.AddMark(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	const after = 30 * 24 * time.Hour
+	got, err := st.Mark(ctx, room, "$mark")
+	if err != nil || got == nil {
+		t.Fatal(err)
+	}
+	if !got.Keeps(t0.Add(after-time.Minute), after) || got.Keeps(t0.Add(after), after) {
+		t.Errorf("Keeps: want true just before %s and false from then on", after)
+	}
+	for i, want := range []bool{true, false} {
+		if first, err := st.MarkReported(ctx, room, "$mark", t0.Add(after)); err != nil || first != want {
+			t.Errorf("MarkReported #%d: %v, %v; want %v", i+1, first, err, want)
+		}
+	}
+	if ok, err := st.ClearMark(ctx, room, "$mark", "@admin:land.test", t0.Add(after+time.Hour)); err != nil || !ok {
+		t.Fatalf("ClearMark: %v, %v", ok, err)
+	}
+	if ok, _ := st.ClearMark(ctx, room, "$mark", "@admin:land.test", t0); ok {
+		t.Error("ClearMark of a cleared mark: true")
+	}
+	got, _ = st.Mark(ctx, room, "$mark")
+	if got.Pending() || got.Keeps(t0, after) || got.ClearedBy != "@admin:land.test" || got.ReportedAt.IsZero() {
+		t.Errorf("cleared mark: %+v", got)
+	}
+	if pending, err := st.PendingMarks(ctx); err != nil || len(pending) != 0 {
+		t.Errorf("pending after clearing: %+v, %v", pending, err)
 	}
 }

@@ -31,9 +31,25 @@ type Mark struct {
 	FiledSeq int64
 	// Problem says why filing failed so far, "" if it did not.
 	Problem string
+	// ReportedAt is when the admins were told the mark is still unfiled;
+	// ClearedBy and ClearedAt say who cleared it (zero if nobody did).
+	ReportedAt time.Time
+	ClearedBy  id.UserID
+	ClearedAt  time.Time
 }
 
-const markColumns = `room_id, mark_event, target, case_ref, marked_by, kind, marked_at, COALESCE(filed_seq, 0), problem`
+// Pending reports whether the mark still waits to be filed: not filed and
+// not cleared.
+func (m Mark) Pending() bool { return m.FiledSeq == 0 && m.ClearedAt.IsZero() }
+
+// Keeps reports whether the mark keeps its message from deletion at now:
+// while it is pending and younger than unfiledAfter (0: forever).
+func (m Mark) Keeps(now time.Time, unfiledAfter time.Duration) bool {
+	return m.Pending() && (unfiledAfter <= 0 || now.Sub(m.MarkedAt) < unfiledAfter)
+}
+
+const markColumns = `room_id, mark_event, target, case_ref, marked_by, kind, marked_at, COALESCE(filed_seq, 0), problem,
+	COALESCE(reported_at, 0), cleared_by, COALESCE(cleared_at, 0)`
 
 // AddMark records m (its FiledSeq and Problem are ignored) and reports
 // whether it is new: a mark event is recorded once.
@@ -86,10 +102,35 @@ func (s *Store) MarkProblem(ctx context.Context, room id.RoomID, markEvent id.Ev
 	return nil
 }
 
-// PendingMarks returns the marks whose message is not filed yet, oldest
-// first.
+// PendingMarks returns the marks whose message is not filed yet and that
+// nobody cleared, oldest first.
 func (s *Store) PendingMarks(ctx context.Context) ([]Mark, error) {
-	return s.marks(ctx, `WHERE filed_seq IS NULL ORDER BY marked_at, mark_event`)
+	return s.marks(ctx, `WHERE filed_seq IS NULL AND cleared_at IS NULL ORDER BY marked_at, mark_event`)
+}
+
+// MarkReported records that the admins were told the mark is still
+// unfiled, and reports whether it was the first time.
+func (s *Store) MarkReported(ctx context.Context, room id.RoomID, markEvent id.EventID, at time.Time) (bool, error) {
+	res, err := s.db.Exec(ctx, `UPDATE record_mark SET reported_at = $3 WHERE room_id = $1 AND mark_event = $2 AND reported_at IS NULL`,
+		string(room), string(markEvent), at.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("store: mark %s reported: %w", markEvent, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ClearMark clears a pending mark: it no longer keeps its message and is
+// not filed. It reports whether the mark was pending.
+func (s *Store) ClearMark(ctx context.Context, room id.RoomID, markEvent id.EventID, by id.UserID, at time.Time) (bool, error) {
+	res, err := s.db.Exec(ctx, `UPDATE record_mark SET cleared_by = $3, cleared_at = $4
+		WHERE room_id = $1 AND mark_event = $2 AND filed_seq IS NULL AND cleared_at IS NULL`,
+		string(room), string(markEvent), string(by), at.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("store: clear mark %s: %w", markEvent, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // RoomMarks returns the marks of the messages of room, oldest first.
@@ -121,11 +162,18 @@ func (s *Store) marks(ctx context.Context, where string, args ...any) ([]Mark, e
 	var out []Mark
 	for rows.Next() {
 		var m Mark
-		var at int64
-		if err := rows.Scan(&m.Room, &m.MarkEvent, &m.Target, &m.Case, &m.MarkedBy, &m.Kind, &at, &m.FiledSeq, &m.Problem); err != nil {
+		var at, reported, cleared int64
+		if err := rows.Scan(&m.Room, &m.MarkEvent, &m.Target, &m.Case, &m.MarkedBy, &m.Kind, &at, &m.FiledSeq, &m.Problem,
+			&reported, &m.ClearedBy, &cleared); err != nil {
 			return nil, fmt.Errorf("store: read marks: %w", err)
 		}
 		m.MarkedAt = time.UnixMilli(at)
+		if reported != 0 {
+			m.ReportedAt = time.UnixMilli(reported)
+		}
+		if cleared != 0 {
+			m.ClearedAt = time.UnixMilli(cleared)
+		}
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {

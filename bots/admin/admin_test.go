@@ -19,6 +19,7 @@ import (
 	"github.com/landesmessenger/landesmessenger/provisioning"
 	"github.com/landesmessenger/landesmessenger/provisioning/override"
 	"github.com/landesmessenger/landesmessenger/provisioning/reconcile"
+	"github.com/landesmessenger/landesmessenger/records"
 	"github.com/landesmessenger/landesmessenger/store"
 )
 
@@ -624,5 +625,39 @@ func TestFinding8HoldLiftScope(t *testing.T) {
 	holds, err := h.st.ActiveHolds(context.Background())
 	if err != nil || len(holds) != 2 || holds[0].ID != 2 || holds[0].SetScope != "hmdis" || holds[1].ID != 3 || holds[1].SetScope != "" {
 		t.Errorf("holds in force: %+v, %v; want 2 (hmdis) and 3 (Land)", holds, err)
+	}
+}
+
+// TestFinding14MarksCommands is issue 14, finding 14 in the admin bot:
+// pending marks are listed per scope with whether they still keep their
+// message, and a tenant admin clears one of their tenant's.
+func TestFinding14MarksCommands(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.st.SaveRoom(ctx, store.ManagedRoom{Key: "hmdis/projekt", Homeserver: "land", RoomID: "!projekt:land.test", Applied: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	old := store.Mark{Room: "!projekt:land.test", MarkEvent: "$alt", Target: "$m1", MarkedBy: hmember, Kind: records.MarkReaction, MarkedAt: h.now.Add(-40 * 24 * time.Hour)}
+	fresh := store.Mark{Room: "!projekt:land.test", MarkEvent: "$neu", Target: "$m2", MarkedBy: hmember, Kind: records.MarkReaction, MarkedAt: h.now.Add(-time.Hour)}
+	for _, m := range []store.Mark{old, fresh} {
+		if _, err := h.st.AddMark(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := h.say(hmdisRoom, hadmin, "!ablage offen")
+	wantContains(t, "marks pending", got, "`$alt`", "hält die Nachricht nicht mehr", "`$neu`", "hält die Nachricht bis", "kein Aktenzeichen")
+	got, _ = h.say(polRoom, padmin, "!ablage offen")
+	wantContains(t, "marks pending of another tenant", got, "Keine offenen Markierungen")
+	got, _ = h.say(polRoom, padmin, "!ablage verwerfen hmdis/projekt $alt")
+	wantContains(t, "another tenant clears", got, "⛔")
+	h.say(hmdisRoom, hadmin, "!ablage verwerfen hmdis/projekt $alt")
+	got = h.react(hmdisRoom, hadmin, id.EventID(fmt.Sprintf("$reply%d", h.mx.n)))
+	wantContains(t, "marks clear", got, "verworfen")
+	if m, _ := h.st.Mark(ctx, "!projekt:land.test", "$alt"); m == nil || m.Pending() || m.ClearedBy != hadmin {
+		t.Errorf("cleared mark: %+v", m)
+	}
+	got, _ = h.say(hmdisRoom, hadmin, "!marks pending")
+	if strings.Contains(got, "$alt") || !strings.Contains(got, "$neu") {
+		t.Errorf("pending after clearing: %q", got)
 	}
 }

@@ -139,7 +139,7 @@ func (b *Bot) concerns(ctx context.Context, req *request) ([]config.TenantID, er
 		out = append(out, config.TenantID(inv.Args["tenant"]))
 	case "hold lift", "hold person":
 		return b.holdConcerns(ctx, req)
-	case "room show", "room close", "member add", "member remove", "retention show", "retention set", "retention reset", "hold room", "deletionlog":
+	case "room show", "room close", "member add", "member remove", "retention show", "retention set", "retention reset", "hold room", "deletionlog", "marks pending", "marks clear":
 		if inv.Args["room"] == "" {
 			break // deletionlog without a room: the rooms the scope may see (handled by the command)
 		}

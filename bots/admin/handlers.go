@@ -83,6 +83,10 @@ func (b *Bot) execute(ctx context.Context, req *request) result {
 		return b.holdLift(ctx, req)
 	case "hold list":
 		return b.holdList(ctx, req)
+	case "marks pending":
+		return b.marksPending(ctx, req)
+	case "marks clear":
+		return b.marksClear(ctx, req)
 	case "federation show":
 		return b.federationShow(req)
 	case "plan":

@@ -478,3 +478,85 @@ func (b *Bot) tenantDeletions(ctx context.Context, tenant config.TenantID, n int
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out[max(0, len(out)-n):], nil
 }
+
+// marksPending lists the marks for filing not filed yet, in one room or in
+// every room the scope covers (issue 14, finding 14).
+func (b *Bot) marksPending(ctx context.Context, req *request) result {
+	rooms, err := b.Store.Rooms(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	keyOf := map[id.RoomID]provisioning.RoomKey{}
+	for _, r := range rooms {
+		keyOf[id.RoomID(r.RoomID)] = provisioning.RoomKey(r.Key)
+	}
+	var only provisioning.RoomKey
+	if arg := req.inv.Args["room"]; arg != "" {
+		if only, err = b.resolveRoom(ctx, req, arg); err != nil {
+			return fail(err)
+		}
+	}
+	marks, err := b.Store.PendingMarks(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	after := b.Env.Config().Records.UnfiledAfter
+	now := b.now()
+	var s strings.Builder
+	n := 0
+	for _, m := range marks {
+		key := keyOf[m.Room]
+		if only != "" && key != only || !req.scope.Land && tenantOf(key) != req.scope.Tenant {
+			continue
+		}
+		if n == 0 {
+			s.WriteString(req.t("**Offene Markierungen zur Aktenablage**\n\n", "**Pending marks for filing**\n\n"))
+		}
+		n++
+		why := m.Problem
+		if why == "" && m.Case == "" {
+			why = req.t("kein Aktenzeichen", "no case reference")
+		}
+		keeps := req.t(fmt.Sprintf("hält die Nachricht bis %s", berlinTime(m.MarkedAt.Add(after))), fmt.Sprintf("keeps the message until %s", berlinTime(m.MarkedAt.Add(after))))
+		if !m.Keeps(now, after) {
+			keeps = req.t("hält die Nachricht nicht mehr", "no longer keeps the message")
+		}
+		fmt.Fprintf(&s, "- %s %s → %s, %s %s, %s; %s\n", code(string(key)), code(string(m.MarkEvent)), code(string(m.Target)),
+			code(string(m.MarkedBy)), berlinTime(m.MarkedAt), code(why), keeps)
+	}
+	if n == 0 {
+		return result{text: req.t("Keine offenen Markierungen.", "No pending marks.")}
+	}
+	return result{text: s.String()}
+}
+
+// marksClear clears a pending mark: it is not filed and keeps nothing.
+func (b *Bot) marksClear(ctx context.Context, req *request) result {
+	key, err := b.resolveRoom(ctx, req, req.inv.Args["room"])
+	if err != nil {
+		return fail(err)
+	}
+	rooms, err := b.Store.Rooms(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	ev := id.EventID(strings.TrimSpace(req.inv.Args["event"]))
+	for _, r := range rooms {
+		if provisioning.RoomKey(r.Key) != key {
+			continue
+		}
+		ok, err := b.Store.ClearMark(ctx, id.RoomID(r.RoomID), ev, req.msg.Sender, b.now())
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			return fail(errorf("%s", req.t("Keine offene Markierung "+code(string(ev))+" in "+code(string(key))+" (`!ablage offen`).",
+				"No pending mark "+code(string(ev))+" in "+code(string(key))+" (`!marks pending`).")))
+		}
+		return result{
+			text:   req.t("Markierung "+code(string(ev))+" in "+code(string(key))+" verworfen: sie wird nicht abgelegt und hält die Nachricht nicht mehr.", "Mark "+code(string(ev))+" in "+code(string(key))+" cleared: it is not filed and no longer keeps the message."),
+			detail: fmt.Sprintf("mark %s in %s cleared", ev, key),
+		}
+	}
+	return fail(errorf("%s", req.t("Unbekannter Raum "+code(string(key))+".", "Unknown room "+code(string(key))+".")))
+}

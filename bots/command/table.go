@@ -52,6 +52,9 @@ var (
 	argRoomFilter = Arg{Name: "RAUM", NameEN: "ROOM", Optional: true, kind: kindRoom, desc: phrase{
 		"nur Einträge dieses Raums (`mandant/raum`, Raum-ID oder Alias); ohne: alle Räume, die du hier sehen darfst",
 		"only entries of this room (`tenant/room`, room ID or alias); without it: every room you may see here"}}
+	argMarkEvent = Arg{Name: "EREIGNIS", NameEN: "EVENT", kind: kindText, desc: phrase{
+		"die Event-ID der Markierung (`$…`), wie `!ablage offen` sie zeigt",
+		"the mark's event ID (`$…`), as `!marks pending` shows it"}}
 	argCommand = Arg{Name: "BEFEHL", NameEN: "COMMAND", Optional: true, Rest: true, kind: kindText, desc: phrase{
 		"der Befehl, zu dem die Hilfe gezeigt wird",
 		"the command to show the help for"}}
@@ -289,6 +292,18 @@ var specs = newTable([]*Spec{
 		Summary: tr("Zeigt die neuesten Einträge des Löschprotokolls: wann welche Nachricht (Event-ID, Absender, Sendezeit) unter welcher Frist gelöscht wurde, nie den Inhalt.",
 			"Shows the newest entries of the deletion log: when which message (event ID, sender, time sent) was deleted under which period, never the content."),
 		Example: tr("!loeschprotokoll hmdis/projekt anzahl=50", "!deletionlog hmdis/projekt count=50"),
+	},
+	{
+		DE: words("ablage offen"), EN: words("marks pending"), Args: []Arg{argRoomFilter}, Access: Read,
+		Summary: tr("Zeigt die Markierungen zur Aktenablage (📁, `!akte`), die noch nicht abgelegt sind: wer wann markiert hat, warum es nicht ging, und ob sie die Nachricht noch halten (`records.unfiled_after`).",
+			"Shows the marks for filing (📁, `!akte`) not filed yet: who marked when, why filing failed, and whether they still keep the message (`records.unfiled_after`)."),
+		Example: tr("!ablage offen hmdis/allgemein", "!marks pending hmdis/allgemein"),
+	},
+	{
+		DE: words("ablage verwerfen"), EN: words("marks clear"), Args: []Arg{argRoom, argMarkEvent}, Access: Write, Confirm: ConfirmIssuer,
+		Summary: tr("Verwirft eine offene Markierung zur Aktenablage: sie wird nicht abgelegt und hält die Nachricht nicht mehr.",
+			"Clears a pending mark for filing: it is not filed and no longer keeps the message."),
+		Example: tr("!ablage verwerfen hmdis/allgemein $abc123", "!marks clear hmdis/allgemein $abc123"),
 	},
 	{
 		DE: words("loeschsperre raum"), EN: words("hold room"), Args: []Arg{argRoom}, Options: []Option{optReason},

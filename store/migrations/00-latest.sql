@@ -1,4 +1,4 @@
--- v0 -> v11: Latest revision
+-- v0 -> v12: Latest revision
 
 -- homeserver_session keeps the login of the service account per homeserver,
 -- so that a restart reuses it instead of logging in again.
@@ -369,6 +369,11 @@ CREATE TABLE record_mark (
 	marked_at  BIGINT NOT NULL,
 	filed_seq  BIGINT,
 	problem    TEXT   NOT NULL DEFAULT '',
+	-- v12: when the admins were told it is still unfiled, and who cleared
+	-- it (it no longer keeps its message)
+	reported_at BIGINT,
+	cleared_by  TEXT   NOT NULL DEFAULT '',
+	cleared_at  BIGINT,
 	PRIMARY KEY (room_id, mark_event)
 );
 CREATE INDEX record_mark_target ON record_mark (room_id, target);
