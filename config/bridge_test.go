@@ -106,3 +106,41 @@ func TestBridgeInbound(t *testing.T) {
 		}
 	}
 }
+
+// TestFinding13CleartextRefused is issue 14, finding 13 in the
+// configuration: ldap:// without StartTLS and http:// to a host not on
+// loopback are refused with the field and the way out; insecure: true
+// allows them; loopback needs nothing.
+func TestFinding13CleartextRefused(t *testing.T) {
+	doc := func(clientURL, ldap string) string {
+		return "homeservers:\n  - {name: land, server_name: land.hessen.de, client_url: \"" + clientURL + "\"}\n" +
+			"tenants:\n  - {id: hkm, name: HKM, kind: ministry, homeserver: land}\n" +
+			"directory:\n  - {type: ldap, base_dn: \"dc=hessen,dc=de\", " + ldap + "}\n"
+	}
+	for _, tc := range []struct {
+		name, clientURL, ldap, want string
+	}{
+		{"http to a remote host", "http://matrix.hessen.de", `url: "ldaps://ldap.hessen.de"`, `c.yaml:2: homeservers[0].client_url: http:// to matrix.hessen.de sends the service account's password and tokens in clear`},
+		{"ldap to a remote host", "https://matrix.hessen.de", `url: "ldap://ldap.hessen.de"`, `c.yaml:6: directory[0].url: ldap:// to ldap.hessen.de without start_tls sends the bind password in clear`},
+		{"ldaps with start_tls", "https://matrix.hessen.de", `url: "ldaps://ldap.hessen.de", start_tls: true`, `directory[0].start_tls: ldaps:// is TLS already`},
+		{"insecure allowed", "", `url: "ldap://ldap.hessen.de", insecure: true`, ""},
+		{"start_tls", "https://matrix.hessen.de", `url: "ldap://ldap.hessen.de", start_tls: true`, ""},
+		{"loopback", "http://127.0.0.1:8008", `url: "ldap://127.0.0.1:3389"`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := doc(tc.clientURL, tc.ldap)
+			if tc.name == "insecure allowed" {
+				text = "homeservers:\n  - {name: land, server_name: land.hessen.de, client_url: \"http://matrix.hessen.de\", insecure: true}\n" +
+					"tenants:\n  - {id: hkm, name: HKM, kind: ministry, homeserver: land}\n" +
+					"directory:\n  - {type: ldap, base_dn: \"dc=hessen,dc=de\", " + tc.ldap + "}\n"
+			}
+			_, err := parse("c.yaml", []byte(text), noEnv)
+			switch {
+			case tc.want == "" && err != nil && (strings.Contains(err.Error(), "in clear") || strings.Contains(err.Error(), "start_tls")):
+				t.Errorf("got %v, want no TLS problem", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("got %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -257,8 +257,12 @@ type Homeserver struct {
 	// empty if it is resolved from the local stack.
 	ServerName string `yaml:"server_name,omitempty"`
 	// ClientURL is the http(s) base URL of the client-server API. It is
-	// empty if it is resolved from the local stack.
+	// empty if it is resolved from the local stack. http:// is refused
+	// for a host not on loopback unless Insecure is set.
 	ClientURL string `yaml:"client_url,omitempty"`
+	// Insecure allows an http:// client URL to a host not on loopback;
+	// every start logs a warning.
+	Insecure bool `yaml:"insecure,omitempty"`
 	// RegistrationSharedSecretFile names a file holding the registration
 	// shared secret of the homeserver. It is optional.
 	RegistrationSharedSecretFile string `yaml:"registration_shared_secret_file,omitempty"`
@@ -506,6 +510,15 @@ type DirectorySource struct {
 
 	// URL is the ldap:// or ldaps:// URL of an LDAP server.
 	URL string `yaml:"url,omitempty"`
+	// StartTLS upgrades an ldap:// connection to TLS before binding.
+	StartTLS bool `yaml:"start_tls,omitempty"`
+	// CAFile is a PEM file of the CAs that sign the server's certificate
+	// (ldaps:// and StartTLS); the system's CAs when empty.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// Insecure allows ldap:// without StartTLS to a host that is not on
+	// loopback (the bind password then crosses the network in clear);
+	// every start logs a warning.
+	Insecure bool `yaml:"insecure,omitempty"`
 	// BindDN is the DN to bind as; empty for an anonymous bind.
 	BindDN string `yaml:"bind_dn,omitempty"`
 	// BindPasswordFile names a file holding the bind password (a secret

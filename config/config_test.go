@@ -1320,7 +1320,7 @@ func TestProvisioningSyntaxRecovery(t *testing.T) {
 		},
 		{
 			name: "error in a group",
-			data: base + "directory:\n  - type: ldap\n    url: ldap://x\n    base_dn: dc=x\n    groups:\n      - dn: a: b\n        tenant: stk\n        unit: nope\n      - {dn: b, tenant: nope}\n",
+			data: base + "directory:\n  - type: ldap\n    url: ldaps://x\n    base_dn: dc=x\n    groups:\n      - dn: a: b\n        tenant: stk\n        unit: nope\n      - {dn: b, tenant: nope}\n",
 			want: []string{
 				"c.yaml:20: yaml: mapping values are not allowed in this context",
 				`c.yaml:22: directory[0].groups[0].unit: unknown unit "nope" of tenant "stk" (configured: z, presse)`,
@@ -1330,7 +1330,7 @@ func TestProvisioningSyntaxRecovery(t *testing.T) {
 		{
 			// The lost type may have been anything.
 			name: "error in a source type",
-			data: base + "directory:\n  - type: ldap: x\n    url: ldap://x\n",
+			data: base + "directory:\n  - type: ldap: x\n    url: ldaps://x\n",
 			want: []string{"c.yaml:16: yaml: mapping values are not allowed in this context"},
 		},
 		{

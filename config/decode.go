@@ -19,7 +19,7 @@ var (
 	configKeys         = []string{"stack_dir", "database", "log", "homeservers", "tenants", "rooms", "directory", "provisioning", "federation", "admin", "onboarding", "offboarding", "externals", "retention", "records", "bridge"}
 	databaseKeys       = []string{"uri", "pickle_key_file"}
 	logKeys            = []string{"level", "format"}
-	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "registration_shared_secret_file", "appservice_token_file", "service_account"}
+	homeserverKeys     = []string{"name", "description", "server_name", "client_url", "insecure", "registration_shared_secret_file", "appservice_token_file", "service_account"}
 	serviceAccountKeys = []string{"localpart", "password_file", "access_token_file"}
 	tenantKeys         = []string{"id", "name", "kind", "homeserver", "short_name", "units", "rooms"}
 	unitKeys           = []string{"id", "name"}
@@ -28,9 +28,9 @@ var (
 	roomKeys         = []string{"id", "name", "topic", "class", "audience", "units", "history_visibility", "host", "tenants"}
 	tenantRoomOnly   = []string{"units"}
 	crossRoomOnly    = []string{"host", "tenants"}
-	directoryKeys    = []string{"type", "path", "url", "bind_dn", "bind_password_file", "base_dn", "filter", "attributes", "member_attribute", "groups", "timeout"}
+	directoryKeys    = []string{"type", "path", "url", "start_tls", "ca_file", "insecure", "bind_dn", "bind_password_file", "base_dn", "filter", "attributes", "member_attribute", "groups", "timeout"}
 	fileSourceOnly   = []string{"path"}
-	ldapSourceOnly   = []string{"url", "bind_dn", "bind_password_file", "base_dn", "filter", "attributes", "member_attribute", "groups", "timeout"}
+	ldapSourceOnly   = []string{"url", "start_tls", "ca_file", "insecure", "bind_dn", "bind_password_file", "base_dn", "filter", "attributes", "member_attribute", "groups", "timeout"}
 	groupKeys        = []string{"dn", "tenant", "unit", "role"}
 	provisioningKeys = []string{"interval", "max_removal_share", "deactivate_removed", "credentials_file", "concurrency", "room_version"}
 	federationKeys   = []string{"list", "public_key_files", "refresh"}
@@ -652,9 +652,13 @@ func (d *decoder) homeservers(top mapping, cfg *Config) {
 		}
 
 		h.ClientURL = d.str(m, "client_url")
+		h.Insecure = d.boolean(m, "insecure", false)
 		if h.ClientURL != "" {
 			if msg := clientURLProblem(h.ClientURL); msg != "" {
 				d.addf(d.line(path+".client_url", m.line), path+".client_url", "%s", msg)
+			} else if u, _ := url.Parse(h.ClientURL); u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) && !h.Insecure {
+				d.addf(d.line(path+".client_url", m.line), path+".client_url",
+					"http:// to %s sends the service account's password and tokens in clear: use https://, or set insecure: true to allow it", u.Host)
 			}
 		} else if cfg.StackDir == "" && !stackDirLost {
 			d.missing(m, "client_url", "required unless stack_dir is set")
@@ -796,6 +800,16 @@ func redactURLError(err error) string {
 // problem message, or "".
 func clientURLProblem(raw string) string {
 	return urlProblem(raw, "must be an absolute http or https URL", "http", "https")
+}
+
+// IsLoopbackHost reports whether host (a name or an IP literal, without
+// port) is on loopback: localhost or an address of 127.0.0.0/8 or ::1.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // urlProblem validates raw as a URL with one of schemes and a host, and

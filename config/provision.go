@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -315,6 +316,23 @@ func (d *decoder) ldap(m mapping, s *DirectorySource, cfg *Config) {
 	if s.URL != "" {
 		if msg := ldapURLProblem(s.URL); msg != "" {
 			d.addf(d.line(path+".url", m.line), path+".url", "%s", msg)
+		}
+	}
+	s.StartTLS = d.boolean(m, "start_tls", false)
+	s.Insecure = d.boolean(m, "insecure", false)
+	s.CAFile = d.str(m, "ca_file")
+	if s.CAFile != "" {
+		if _, err := os.Stat(s.CAFile); err != nil {
+			d.addf(d.line(path+".ca_file", m.line), path+".ca_file", "cannot read the CA file: %v", err)
+		}
+	}
+	if u, err := url.Parse(s.URL); s.URL != "" && err == nil {
+		switch {
+		case u.Scheme == "ldaps" && s.StartTLS:
+			d.addf(d.line(path+".start_tls", m.line), path+".start_tls", "ldaps:// is TLS already: drop start_tls, or use ldap:// with it")
+		case u.Scheme == "ldap" && !s.StartTLS && !s.Insecure && !IsLoopbackHost(u.Hostname()):
+			d.addf(d.line(path+".url", m.line), path+".url",
+				"ldap:// to %s without start_tls sends the bind password in clear: use ldaps://, or start_tls: true, or set insecure: true to allow it", u.Host)
 		}
 	}
 	s.BindDN = d.str(m, "bind_dn")

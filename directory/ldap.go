@@ -2,6 +2,8 @@ package directory
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -76,6 +78,12 @@ type LDAPConfig struct {
 	// Timeout bounds connecting and each request; it defaults to
 	// DefaultLDAPTimeout.
 	Timeout time.Duration
+	// StartTLS upgrades an ldap:// connection to TLS before the bind; a
+	// server that refuses it is an error, never a fallback to clear text.
+	StartTLS bool
+	// RootCAs verify the server's certificate (ldaps:// and StartTLS);
+	// nil means the system's CAs.
+	RootCAs *x509.CertPool
 }
 
 // GroupMapping gives the direct members of the group DN a tenant, unit
@@ -203,11 +211,20 @@ func (s *ldapSource) Read(ctx context.Context) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	conn, err := ldap.DialURL(s.cfg.URL, ldap.DialWithDialer(&net.Dialer{Timeout: p.timeout}))
+	tlsConf := &tls.Config{RootCAs: s.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	if u, err := url.Parse(s.cfg.URL); err == nil {
+		tlsConf.ServerName = u.Hostname()
+	}
+	conn, err := ldap.DialURL(s.cfg.URL, ldap.DialWithDialer(&net.Dialer{Timeout: p.timeout}), ldap.DialWithTLSConfig(tlsConf))
 	if err != nil {
 		return Result{}, fmt.Errorf("connect to %s: %w", s.Name(), err)
 	}
 	defer conn.Close()
+	if s.cfg.StartTLS {
+		if err := conn.StartTLS(tlsConf); err != nil {
+			return Result{}, fmt.Errorf("StartTLS with %s: %w", s.Name(), err)
+		}
+	}
 	conn.SetTimeout(p.timeout)
 	// Cancelling ctx closes the connection, failing the pending request.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })

@@ -4,7 +4,9 @@ package directory
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -332,6 +334,44 @@ func TestLDAPConfigError(t *testing.T) {
 			_, err := NewLDAP(cfg).Read(context.Background())
 			if err == nil || err.Error() != tc.wantErr {
 				t.Errorf("got error %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestFinding13LDAPTLS is issue 14, finding 13: against a real slapd with
+// a test CA, StartTLS on ldap:// and ldaps:// read the directory with the
+// CA configured; without it (the system's CAs) both fail on the
+// certificate instead of falling back to clear text.
+func TestFinding13LDAPTLS(t *testing.T) {
+	srv := ldaptest.StartTLS(t, ldapPeople)
+	ctx := context.Background()
+	pem, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA in", srv.CAFile)
+	}
+	for _, tc := range []struct {
+		name     string
+		url      string
+		startTLS bool
+	}{
+		{"StartTLS", srv.URL, true},
+		{"ldaps", srv.LDAPSURL, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ldapTestConfig(tc.url)
+			cfg.StartTLS, cfg.RootCAs = tc.startTLS, roots
+			res, err := NewLDAP(cfg).Read(ctx)
+			if err != nil || len(res.People) == 0 {
+				t.Fatalf("read over TLS with the test CA: %d people, %v", len(res.People), err)
+			}
+			cfg.RootCAs = nil
+			if _, err := NewLDAP(cfg).Read(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("read over TLS without the test CA: %v, want a certificate error", err)
 			}
 		})
 	}

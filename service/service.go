@@ -146,6 +146,23 @@ type Service struct {
 	pickleSecret []byte
 }
 
+// warnInsecure logs a warning, at every start, for each connection the
+// configuration allows in clear text with insecure: true (issue 14,
+// finding 13).
+func warnInsecure(cfg *config.Config, log logrus.FieldLogger) {
+	for _, h := range cfg.Homeservers {
+		if h.Insecure {
+			log.WithFields(logrus.Fields{"homeserver": string(h.Name), "client_url": h.ClientURL}).
+				Warn("insecure: true: the service account's password and tokens may cross the network in clear")
+		}
+	}
+	for _, s := range cfg.Directory {
+		if s.Insecure {
+			log.WithField("url", s.URL).Warn("insecure: true: the LDAP bind password may cross the network in clear")
+		}
+	}
+}
+
 // Start opens the database, applies its migrations, and connects to every
 // homeserver, checking the service account's credentials. A login is kept in
 // the database so that a restart reuses it.
@@ -154,6 +171,7 @@ func Start(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, vers
 	if err != nil {
 		return nil, err
 	}
+	warnInsecure(cfg, log)
 	db, err := store.Open(ctx, cfg.Database.URI, logging.Zerolog(log.WithField("component", "database")))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -53,6 +53,7 @@ include /etc/ldap/schema/nis.schema
 {{modules}}
 pidfile {{dir}}/slapd.pid
 argsfile {{dir}}/slapd.args
+{{tls}}
 sizelimit size.soft={{sizelimit}} size.hard={{sizelimit}} size.prtotal=unlimited
 
 database mdb
@@ -99,6 +100,10 @@ ou: groups
 type Server struct {
 	// URL is the ldap:// URL the server listens on, on loopback.
 	URL string
+	// LDAPSURL is its ldaps:// URL and CAFile the PEM file of the test CA
+	// that signed its certificate (for 127.0.0.1), if it was started with
+	// StartTLS; "" otherwise.
+	LDAPSURL, CAFile string
 	// BindDN and BindPassword are the credentials of the reader account
 	// (ReaderDN, ReaderPassword), as a directory source uses them.
 	BindDN       string
@@ -122,6 +127,19 @@ type Server struct {
 // missing.
 func Start(t testing.TB, ldif string) *Server {
 	t.Helper()
+	return start(t, ldif, false)
+}
+
+// StartTLS is Start with TLS: a test CA signs a certificate for 127.0.0.1,
+// the server offers StartTLS on URL and listens on LDAPSURL too; CAFile is
+// the CA's certificate.
+func StartTLS(t testing.TB, ldif string) *Server {
+	t.Helper()
+	return start(t, ldif, true)
+}
+
+func start(t testing.TB, ldif string, withTLS bool) *Server {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts slapd; skipped with -short")
 	}
@@ -137,7 +155,12 @@ func Start(t testing.TB, ldif string) *Server {
 	if _, err := os.Stat("/usr/lib/ldap/back_mdb.so"); err == nil {
 		modules = "modulepath /usr/lib/ldap\nmoduleload back_mdb"
 	}
+	tlsConf, caFile := "", ""
+	if withTLS {
+		tlsConf, caFile = writeTestCA(t, dir)
+	}
 	expand := strings.NewReplacer(
+		"{{tls}}", tlsConf,
 		"{{modules}}", modules,
 		"{{dir}}", dir,
 		"{{sizelimit}}", fmt.Sprint(SizeLimit),
@@ -164,8 +187,13 @@ func Start(t testing.TB, ldif string) *Server {
 	// try a few.
 	var lastErr error
 	for range 5 {
-		s, err := run(slapd, conf, UnreachableURL(t))
+		url, ldapsURL := UnreachableURL(t), ""
+		if withTLS {
+			ldapsURL = strings.Replace(UnreachableURL(t), "ldap://", "ldaps://", 1)
+		}
+		s, err := run(slapd, conf, url, ldapsURL)
 		if err == nil {
+			s.CAFile = caFile
 			t.Cleanup(func() {
 				if err := s.Stop(); err != nil {
 					t.Errorf("stop slapd: %v", err)
@@ -229,12 +257,12 @@ func (b *lockedBuffer) String() string {
 
 // run runs slapd in the foreground with the configuration conf on url and
 // waits until it accepts a bind. On an error nothing of it is left.
-func run(slapd, conf, url string) (*Server, error) {
+func run(slapd, conf, url, ldapsURL string) (*Server, error) {
 	s := &Server{
-		URL: url, BindDN: ReaderDN, BindPassword: ReaderPassword,
+		URL: url, LDAPSURL: ldapsURL, BindDN: ReaderDN, BindPassword: ReaderPassword,
 		conf: conf, exited: make(chan error, 1), output: &lockedBuffer{},
 	}
-	s.cmd = exec.Command(slapd, "-f", conf, "-h", url, "-d", "0")
+	s.cmd = exec.Command(slapd, "-f", conf, "-h", strings.TrimSpace(url+" "+ldapsURL), "-d", "0")
 	s.cmd.Stdout = s.output
 	s.cmd.Stderr = s.output
 	// Kill slapd if the test binary dies without running its cleanups.

@@ -2,7 +2,9 @@ package reconcile
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix/id"
@@ -69,9 +71,21 @@ func Sources(cfg *config.Config) ([]directory.Source, error) {
 			for i, g := range s.Groups {
 				groups[i] = directory.GroupMapping{DN: g.DN, Tenant: g.Tenant, Unit: string(g.Unit), Role: directory.Role(g.Role)}
 			}
+			var roots *x509.CertPool
+			if s.CAFile != "" {
+				pem, err := os.ReadFile(s.CAFile)
+				if err != nil {
+					return nil, fmt.Errorf("%s:%d: directory: ca_file: %w", cfg.Path, s.Line, err)
+				}
+				roots = x509.NewCertPool()
+				if !roots.AppendCertsFromPEM(pem) {
+					return nil, fmt.Errorf("%s:%d: directory: ca_file %s: no PEM certificate in it", cfg.Path, s.Line, s.CAFile)
+				}
+			}
 			out = append(out, directory.NewLDAP(directory.LDAPConfig{
 				URL: s.URL, BindDN: s.BindDN, BindPassword: pw, BaseDN: s.BaseDN, Filter: s.Filter,
 				Attributes: s.Attributes, MemberAttribute: s.MemberAttribute, Groups: groups, Timeout: s.Timeout,
+				StartTLS: s.StartTLS, RootCAs: roots,
 			}))
 		default:
 			return nil, fmt.Errorf("%s:%d: directory: unknown source type %q", cfg.Path, s.Line, s.Type)
