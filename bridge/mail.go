@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -18,6 +17,10 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+	"github.com/microcosm-cc/bluemonday"
+	"maunium.net/go/mautrix/format"
 )
 
 // Attachment is a file of a message, both ways.
@@ -95,7 +98,9 @@ func (o *Outgoing) Bytes() ([]byte, error) {
 	}
 
 	alt := func(w *multipart.Writer) error {
-		for _, part := range []struct{ typ, body string }{{"text/plain", o.Text}, {"text/html", o.HTML}} {
+		// The HTML a Matrix client wrote is sanitised before it leaves:
+		// no remote images (tracking pixels), scripts or styles.
+		for _, part := range []struct{ typ, body string }{{"text/plain", o.Text}, {"text/html", SanitizeHTML(o.HTML)}} {
 			if part.body == "" && part.typ == "text/html" {
 				continue
 			}
@@ -244,7 +249,7 @@ func ParseIncoming(r io.Reader, lim Limits) (*Incoming, error) {
 			in.To = append(in.To, strings.ToLower(a.Address))
 		}
 	}
-	dec := new(mime.WordDecoder)
+	dec := &mime.WordDecoder{CharsetReader: charset.Reader}
 	if in.Subject, err = dec.DecodeHeader(msg.Header.Get("Subject")); err != nil {
 		in.Subject = msg.Header.Get("Subject")
 	}
@@ -262,7 +267,7 @@ func ParseIncoming(r io.Reader, lim Limits) (*Incoming, error) {
 		return nil, err
 	}
 	if in.Text == "" && in.HTML != "" {
-		in.Text = htmlToText(in.HTML)
+		in.Text = strings.TrimSpace(format.HTMLToText(SanitizeHTML(in.HTML)))
 	}
 	if !utf8.ValidString(in.Text) || !utf8.ValidString(in.HTML) {
 		return nil, fmt.Errorf("%w: text is not valid UTF-8 after decoding", ErrMalformed)
@@ -307,6 +312,11 @@ func (in *Incoming) walk(h textproto.MIMEHeader, body io.Reader, lim Limits, par
 	name := dparams["filename"]
 	if name == "" {
 		name = params["name"]
+	}
+	// Mail programs still name files in RFC 2047 words inside the
+	// parameter ("=?ISO-8859-1?Q?Gr=FC=DFe.pdf?=").
+	if decoded, err := (&mime.WordDecoder{CharsetReader: charset.Reader}).DecodeHeader(name); err == nil {
+		name = decoded
 	}
 	if disp == "attachment" || name != "" || !strings.HasPrefix(mt, "text/") {
 		if name == "" {
@@ -370,23 +380,48 @@ func (s *stripSpace) Read(p []byte) (int, error) {
 	return j, err
 }
 
-// toUTF8 converts text in charset to UTF-8: UTF-8, US-ASCII and ISO-8859-1
-// (and its Windows-1252 superset for the common letters) are read.
-func toUTF8(data []byte, charset string) (string, error) {
-	switch strings.ToLower(charset) {
+// toUTF8 converts text in the charset label to UTF-8 with go-message's
+// charset package (the WHATWG encodings: windows-1252, ISO-8859-x, …).
+func toUTF8(data []byte, label string) (string, error) {
+	switch strings.ToLower(label) {
 	case "", "utf-8", "utf8", "us-ascii", "ascii":
 		if !utf8.Valid(data) {
-			return "", fmt.Errorf("%w: text is not valid %s", ErrMalformed, charsetName(charset))
+			return "", fmt.Errorf("%w: text is not valid %s", ErrMalformed, charsetName(label))
 		}
 		return string(data), nil
-	case "iso-8859-1", "latin1", "iso-8859-15", "windows-1252", "cp1252":
-		var b strings.Builder
-		for _, c := range data {
-			b.WriteRune(rune(c))
-		}
-		return b.String(), nil
 	}
-	return "", fmt.Errorf("%w: unsupported charset %q", ErrMalformed, charset)
+	r, err := charset.Reader(label, bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("%w: unsupported charset %q", ErrMalformed, label)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return "", fmt.Errorf("%w: text is not valid %s: %v", ErrMalformed, label, err)
+	}
+	return string(out), nil
+}
+
+// mailPolicy is what HTML of a Matrix message may keep in a mail: text
+// formatting, lists, quotes, code and links; never images (remote images
+// are tracking pixels), scripts, styles, forms or frames.
+var mailPolicy = func() *bluemonday.Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowElements("p", "br", "b", "strong", "i", "em", "u", "s", "del", "strike", "sub", "sup", "hr",
+		"h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "code", "pre", "span", "div",
+		"table", "thead", "tbody", "tr", "th", "td")
+	p.AllowAttrs("href").OnElements("a")
+	p.AllowURLSchemes("https", "http", "mailto")
+	p.RequireParseableURLs(true)
+	p.RequireNoFollowOnLinks(true)
+	return p
+}()
+
+// SanitizeHTML returns html as a mail may carry it (mailPolicy).
+func SanitizeHTML(html string) string {
+	if html == "" {
+		return ""
+	}
+	return mailPolicy.Sanitize(html)
 }
 
 func charsetName(c string) string {
@@ -403,20 +438,6 @@ func firstID(s string) string {
 		}
 	}
 	return strings.TrimSpace(s)
-}
-
-var (
-	tagRE   = regexp.MustCompile(`(?s)<(script|style)[^>]*>.*?</(script|style)>|<[^>]*>`)
-	breakRE = regexp.MustCompile(`(?i)<br\s*/?>|</p>|</div>|</li>`)
-	blankRE = regexp.MustCompile(`\n{3,}`)
-)
-
-// htmlToText makes plain text of an HTML body.
-func htmlToText(s string) string {
-	s = breakRE.ReplaceAllString(s, "\n")
-	s = tagRE.ReplaceAllString(s, "")
-	s = html.UnescapeString(s)
-	return strings.TrimSpace(blankRE.ReplaceAllString(s, "\n\n"))
 }
 
 var (

@@ -3,6 +3,8 @@ package bridge
 import (
 	"bytes"
 	"errors"
+	"io"
+	"mime/quotedprintable"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +76,7 @@ func TestParseIncomingErrors(t *testing.T) {
 		"bad content type":   {"From: a@b.c\r\nMessage-ID: <a@b>\r\nContent-Type: multipart/mixed; boundary\r\n\r\nx", ErrMalformed},
 		"unknown encoding":   {"From: a@b.c\r\nMessage-ID: <a@b>\r\nContent-Transfer-Encoding: x-uue\r\n\r\nx", ErrMalformed},
 		"invalid utf-8":      {"From: a@b.c\r\nMessage-ID: <a@b>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\xff\xfe", ErrMalformed},
-		"unknown charset":    {"From: a@b.c\r\nMessage-ID: <a@b>\r\nContent-Type: text/plain; charset=koi8-r\r\n\r\nx", ErrMalformed},
+		"unknown charset":    {"From: a@b.c\r\nMessage-ID: <a@b>\r\nContent-Type: text/plain; charset=x-unbekannt-42\r\n\r\nx", ErrMalformed},
 		"attachment too big": {"From: a@b.c\r\nMessage-ID: <a@b>\r\nContent-Type: application/pdf\r\n\r\n" + strings.Repeat("x", 200), ErrTooLarge},
 	} {
 		if _, err := ParseIncoming(strings.NewReader(tc.mail), lim); !errors.Is(err, tc.want) {
@@ -121,4 +123,56 @@ func FuzzParseIncoming(f *testing.F) {
 			_ = StripQuotes(in.Text)
 		}
 	})
+}
+
+// TestFinding7CharsetsAndHTML is issue 14, finding 7: „Grüße“ – € arrive
+// intact in windows-1252 and ISO-8859-15 (bodies and RFC 2047 subjects),
+// an attachment named in RFC 2047 keeps its name, and HTML from Matrix
+// leaves as mail without remote images, scripts or styles.
+func TestFinding7CharsetsAndHTML(t *testing.T) {
+	lim := Limits{MaxAttachment: 1 << 20, MaxParts: 10}
+	const want = "„Grüße“ – €"
+	for _, tc := range []struct{ charset, body string }{
+		// windows-1252: „ 0x84, ü 0xFC, ß 0xDF, “ 0x93, – 0x96, € 0x80.
+		{"windows-1252", "\x84Gr\xfc\xdfe\x93 \x96 \x80"},
+		// ISO-8859-15 has no curly quotes or dash: € is 0xA4.
+		{"ISO-8859-15", "Gr\xfc\xdfe \xa4"},
+	} {
+		mail := "From: a@b.c\r\nMessage-ID: <a@b>\r\nSubject: =?" + tc.charset + "?Q?Gr=FC=DFe?=\r\nContent-Type: text/plain; charset=" + tc.charset + "\r\n\r\n" + tc.body
+		in, err := ParseIncoming(strings.NewReader(mail), lim)
+		wantText := want
+		if tc.charset == "ISO-8859-15" {
+			wantText = "Grüße €"
+		}
+		if err != nil || in.Text != wantText || in.Subject != "Grüße" {
+			t.Errorf("%s: text %q, subject %q, %v; want %q, Grüße", tc.charset, in.Text, in.Subject, err, wantText)
+		}
+	}
+	attached := "From: a@b.c\r\nMessage-ID: <a@b>\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\nContent-Type: text/plain\r\n\r\nAnbei.\r\n--X\r\n" +
+		"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"=?ISO-8859-1?Q?Zeugnis=FCbersicht_M=E4rz.pdf?=\"\r\n\r\n%PDF\r\n--X--\r\n"
+	in, err := ParseIncoming(strings.NewReader(attached), lim)
+	if err != nil || len(in.Attachments) != 1 || in.Attachments[0].Name != "Zeugnisübersicht März.pdf" {
+		t.Errorf("RFC 2047 file name: %+v, %v", in, err)
+	}
+
+	o := &Outgoing{RoomName: "R", RoomAddress: "raum-r@s.test", SenderName: "A", To: []string{"x@y.z"}, MessageID: "<m@s.test>", Date: time.Unix(0, 0),
+		Text: "Hallo", HTML: `<p>Hallo <b>Schule</b> <a href="https://hessen.de">Link</a></p><img src="http://tracker.example/p.gif"><script>alert(1)</script><style>p{color:red}</style><p style="background:url(http://x/y)">z</p>`}
+	raw, err := o.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded := string(raw)
+	if qp, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(decoded))); err == nil {
+		decoded = string(qp)
+	}
+	for _, bad := range []string{"<img", "tracker.example", "<script", "alert(1)", "<style", "color:red", "style=", "url(http://x/y)"} {
+		if strings.Contains(decoded, bad) {
+			t.Errorf("outgoing mail contains %q", bad)
+		}
+	}
+	for _, good := range []string{"<b>Schule</b>", `href="https://hessen.de"`} {
+		if !strings.Contains(decoded, good) {
+			t.Errorf("outgoing mail lost %q", good)
+		}
+	}
 }
