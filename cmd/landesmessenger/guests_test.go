@@ -39,6 +39,9 @@ func guestSteps(t *testing.T, s *provStack) {
 	ul := e2eetest.Login(t, forst.ClientURL, ulange, s.credentials(t)[ulange.String()])
 	adminRoom := provResolve(t, ul.Cli, s.alias(t, "hessenforst/verwaltung", "forst"))
 	ul.WaitEncrypted(t, adminRoom)
+	// The room key of the first command goes to the bot's device only if
+	// the client knows the bot as a member (seen failing under load).
+	ul.WaitMember(t, adminRoom, bot)
 	ask := func(text string, wants ...string) string {
 		t.Helper()
 		body := e2eetest.Body(ul.Reply(t, adminRoom, ul.Say(t, adminRoom, text), bot))

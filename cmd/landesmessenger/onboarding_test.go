@@ -103,6 +103,7 @@ func onboardingSteps(t *testing.T, s *provStack, serve *serveProc) {
 
 	// ✅ on it: the rooms open within one reconcile.
 	g.WaitEncrypted(t, dm)
+	g.WaitMember(t, dm, bot)
 	g.React(t, dm, instr.ID, "✅")
 	acked := time.Now()
 	g.Text(t, dm, bot, "Danke")
