@@ -39,7 +39,10 @@ Kassel – Schulen"; Christina Schulz @cschulz on the schule homeserver is
 invited): what is written there goes as mail to the schools; the mails land
 in the local mail catcher at http://$mailcatcher_ui (docs/school-bridge.md).
 Answer as a school by sending mail to raum-schulamt-kassel@schulbruecke.hessen.test
-through the bridge's SMTP server ${LM_BRIDGE_SMTP:-127.0.0.1:2525}.
+through the bridge's SMTP server ${LM_BRIDGE_SMTP:-127.0.0.1:2525}: as
+poststelle@5678.schulen.hessen.test (a school without DKIM in the demo); school
+1234 requires a DKIM signature (its demo key is internal/dkimtest/demo-1234.key,
+selector "demo"), and unsigned or altered mail from it is refused.
 The service account of each homeserver is @landesmessenger:SERVER_NAME; its
 password is in $LM_STACK_DIR/$kind/NAME/service.password. Press Ctrl-C to stop
 the service and the stack.
