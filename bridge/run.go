@@ -246,12 +246,16 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.wg.Add(2)
+	r.wg.Add(3)
 	go func() {
 		defer r.wg.Done()
 		if err := r.smtp.Serve(); err != nil {
 			o.Log.WithError(err).Error("SMTP server stopped")
 		}
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.catchUpLoop(bg)
 	}()
 	go func() {
 		defer r.wg.Done()
@@ -453,6 +457,36 @@ paging:
 		mc.EventProcessor.Dispatch(ctx, evt)
 	}
 	return len(todo), nil
+}
+
+// catchUpEvery is how often the bridge reads its rooms for members'
+// messages the homeserver has not delivered yet.
+const catchUpEvery = 30 * time.Second
+
+// catchUpLoop runs catchUp on every room every catchUpEvery until ctx
+// ends. After a restart, Synapse retries appservice transactions with a
+// growing backoff, so messages sent while the bridge was down or starting
+// may arrive minutes late; reading the rooms mails them now. What the
+// homeserver delivers later is recognised as mailed (bridge_outbox) and
+// not mailed again.
+func (r *Running) catchUpLoop(ctx context.Context) {
+	tick := time.NewTicker(catchUpEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for key, room := range r.Rooms {
+			n, err := r.catchUp(ctx, r.mc, room)
+			if err != nil && ctx.Err() == nil {
+				r.log.WithError(err).WithField("room", key).Warn("cannot read the room for undelivered messages")
+			} else if n > 0 {
+				r.log.WithFields(logrus.Fields{"room": key, "messages": n}).Info("mailed messages the homeserver had not delivered yet")
+			}
+		}
+	}
 }
 
 // bridged reports whether user is the bridge's bot or one of its ghosts.

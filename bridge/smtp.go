@@ -181,8 +181,20 @@ func (s *Server) Serve() error {
 	return err
 }
 
-// Close stops the server; sessions in progress end.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server; sessions in progress end. It closes the listener
+// itself too: go-smtp closes only listeners Serve has registered, so a Close
+// right after Listen, before Serve's goroutine ran, would leave Serve
+// blocked in Accept for ever (seen as a serve that did not stop on SIGINT).
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	if errors.Is(err, smtp.ErrServerClosed) {
+		err = nil
+	}
+	if lerr := s.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
+		err = lerr
+	}
+	return err
+}
 
 // session is one SMTP conversation.
 type session struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -148,5 +149,28 @@ func TestRelayPermanentAndTemporary(t *testing.T) {
 	down := &Relay{Addr: "127.0.0.1:1", Attempts: 2, RetryAfter: 1}
 	if err := down.Send(context.Background(), "a@b.test", []string{"x@y.test"}, bytes.Repeat([]byte("x"), 10)); err == nil {
 		t.Error("relay down: no error")
+	}
+}
+
+// TestCloseBeforeServe: a bridge stopped right after it started (SIGINT
+// during start-up) closes its SMTP server before Serve's goroutine runs;
+// Serve must then return at once instead of accepting for ever.
+func TestCloseBeforeServe(t *testing.T) {
+	srv, err := Listen(&roomsReceiver{}, ServerOptions{Addr: "127.0.0.1:0", Domain: "schulbruecke.test", MaxMail: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve still accepting 5 s after Close")
 	}
 }
