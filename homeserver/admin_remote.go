@@ -74,7 +74,9 @@ func (a *dendriteAdmin) WaitForInvite(ctx context.Context, roomID id.RoomID, use
 		switch {
 		case err == nil && (m.Membership == event.MembershipInvite || m.Membership == event.MembershipJoin):
 			return nil
-		case err != nil && !errors.Is(err, mautrix.MNotFound):
+		case err != nil && !errors.Is(err, mautrix.MNotFound) && !errors.Is(err, mautrix.MForbidden):
+			// 403: the witness is not (yet) in the room as its server
+			// sees it (its own join still on the way); keep asking.
 			return fmt.Errorf("membership of %s in %s as %s: %w", user, roomID, witness, err)
 		}
 		if hostUser != "" && !time.Now().Before(nudge) {
@@ -102,11 +104,23 @@ func (a *dendriteAdmin) JoinRemote(ctx context.Context, roomID id.RoomID, user i
 	u := cli.BuildURLWithFullQuery(mautrix.ClientURLPath{"v3", "join", roomID}, func(q url.Values) {
 		q["via"], q["server_name"] = via, via
 	})
-	if _, err := cli.MakeRequest(ctx, http.MethodPost, u, struct{}{}, nil); err != nil {
+	var resp mautrix.RespJoinRoom
+	if _, err := cli.MakeRequest(ctx, http.MethodPost, u, struct{}{}, &resp); err != nil {
 		return fmt.Errorf("join %s to %s: %w", user, roomID, err)
+	}
+	// Under load Dendrite v0.13.8 can fail a join inside ("cannot set latest
+	// events with no latest event references") and still answer 200 with a
+	// broken body; only the user's own view of the room says.
+	var m event.MemberEventContent
+	if err := cli.StateEvent(ctx, roomID, event.StateMember, user.String(), &m); err != nil || m.Membership != event.MembershipJoin {
+		return fmt.Errorf("join %s to %s: the homeserver answered the join but %s is not in the room (%v): %w", user, roomID, user, err, ErrJoinNotDone)
 	}
 	return nil
 }
+
+// ErrJoinNotDone is a join the homeserver answered without doing it; the
+// caller tries again.
+var ErrJoinNotDone = errors.New("join not done")
 
 // JoinRemote joins user as the user (AsUser): Synapse's admin join API only
 // joins rooms the server is in.

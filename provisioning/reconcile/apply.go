@@ -504,7 +504,10 @@ func (r *applyRun) join(ctx context.Context, hs *Homeserver, a provisioning.Join
 		return call(ctx, r.attempts(), func() error { return rj.JoinRemote(ctx, rid, a.User, []string{host.ServerName}) })
 	}
 	err = join()
-	for wait := 100 * time.Millisecond; statusOf(err) == http.StatusForbidden && wait <= 3200*time.Millisecond; wait *= 2 {
+	retry := func(err error) bool {
+		return statusOf(err) == http.StatusForbidden || errors.Is(err, homeserver.ErrJoinNotDone)
+	}
+	for wait := 100 * time.Millisecond; retry(err) && wait <= 3200*time.Millisecond; wait *= 2 {
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
