@@ -39,7 +39,7 @@ for kind in $kinds; do
 	LM_LOG_LEVEL=info "$bin" serve -c config/example.yaml > "$work/serve-$kind.log" 2>&1 &
 	serve_pid=$!
 	for _ in $(seq 180); do grep -q 'school bridge running' "$work/serve-$kind.log" && break; sleep 1; done
-	room=$(grep 'bridged room ready' "$work/serve-$kind.log" | grep 'room=schulamt-kassel' | grep -o 'room_id="?![^" ]*' | grep -m1 -o '![^" ]*')
+	room=$(grep 'bridged room ready' "$work/serve-$kind.log" | grep 'room=schulamt-kassel' | grep -oE 'room_id="?![^" ]*' | grep -m1 -oE '![^" ]*')
 	url=$(python3 -c 'import json,sys; print([h for h in json.load(open(sys.argv[1]))["homeservers"] if h["name"]=="schule"][0]["client_url"])' "$LM_STACK_DIR/stack.json")
 	server=$(python3 -c 'import json,sys; print([h for h in json.load(open(sys.argv[1]))["homeservers"] if h["name"]=="schule"][0]["server_name"])' "$LM_STACK_DIR/stack.json")
 	pw=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$LM_STACK_DIR/credentials.json" "@cschulz:$server")
