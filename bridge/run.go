@@ -417,6 +417,12 @@ const (
 // delivered them; the outbox keeps any of them from being mailed twice.
 // (A message the relay refused for good is tried again this way.)
 func (r *Running) catchUp(ctx context.Context, mc *matrix.Connector, room id.RoomID) (int, error) {
+	return r.catchUpOlder(ctx, mc, room, 0)
+}
+
+// catchUpOlder is catchUp for the messages at least minAge old: younger ones
+// may still be on their way through the appservice.
+func (r *Running) catchUpOlder(ctx context.Context, mc *matrix.Connector, room id.RoomID, minAge time.Duration) (int, error) {
 	cli := mc.AS.BotClient()
 	var todo []*event.Event
 	from, seen := "", 0
@@ -431,8 +437,12 @@ paging:
 			if evt.Type != event.EventMessage || evt.StateKey != nil || r.bridged(evt.Sender, mc) || evt.Unsigned.RedactedBecause != nil {
 				continue
 			}
-			if time.Since(time.UnixMilli(evt.Timestamp)) > catchUpWindow {
+			age := time.Since(time.UnixMilli(evt.Timestamp))
+			if age > catchUpWindow {
 				break paging
+			}
+			if age < minAge {
+				continue
 			}
 			mailed, err := r.store.Mailed(ctx, evt.ID)
 			if err != nil {
@@ -459,27 +469,32 @@ paging:
 	return len(todo), nil
 }
 
-// catchUpEvery is how often the bridge reads its rooms for members'
-// messages the homeserver has not delivered yet.
-const catchUpEvery = 30 * time.Second
+// catchUpAfter are the times after the start at which the bridge reads its
+// rooms again for members' messages the homeserver has not delivered yet,
+// and catchUpMinAge the age below which a message counts as on its way.
+var (
+	catchUpAfter  = []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute}
+	catchUpMinAge = 20 * time.Second
+)
 
-// catchUpLoop runs catchUp on every room every catchUpEvery until ctx
-// ends. After a restart, Synapse retries appservice transactions with a
-// growing backoff, so messages sent while the bridge was down or starting
-// may arrive minutes late; reading the rooms mails them now. What the
-// homeserver delivers later is recognised as mailed (bridge_outbox) and
-// not mailed again.
+// catchUpLoop runs catchUp on every room at catchUpAfter after the start.
+// After a restart, Synapse retries appservice transactions with a growing
+// backoff, so messages sent while the bridge was down or starting may
+// arrive minutes late; reading the rooms mails them now. What the homeserver
+// delivers later is recognised as mailed (bridge_outbox) and not mailed
+// again. It stops reading once that window is over: in steady operation the
+// homeserver delivers, and reading busy rooms every few seconds would cost
+// more than it finds (measured with make bench-bridge).
 func (r *Running) catchUpLoop(ctx context.Context) {
-	tick := time.NewTicker(catchUpEvery)
-	defer tick.Stop()
-	for {
+	start := time.Now()
+	for _, after := range catchUpAfter {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(time.Until(start.Add(after))):
 		}
 		for key, room := range r.Rooms {
-			n, err := r.catchUp(ctx, r.mc, room)
+			n, err := r.catchUpOlder(ctx, r.mc, room, catchUpMinAge)
 			if err != nil && ctx.Err() == nil {
 				r.log.WithError(err).WithField("room", key).Warn("cannot read the room for undelivered messages")
 			} else if n > 0 {
