@@ -226,11 +226,11 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 	}
 	log := sw.log.WithFields(logrus.Fields{"room": string(r.Key), "room_id": rid.String()})
 	began := time.Now()
-	timeline, err := sw.timeline(ctx, rid, conn, bot, now, res)
+	timeline, marks, err := sw.timeline(ctx, rid, conn, bot, now, res)
 	if err != nil {
 		return time.Time{}, err
 	}
-	sw.reportUnfiled(ctx, r, rid, now, log)
+	sw.reportUnfiled(ctx, r, rid, marks, now, log)
 	logged, err := sw.s.Store.DeletedEvents(ctx, rid)
 	if err != nil {
 		return time.Time{}, err
@@ -299,12 +299,7 @@ func (sw *Sweeper) sweepRoom(ctx context.Context, r *provisioning.Room, rid id.R
 // unfiled after records.unfiled_after, once; its message is deleted from
 // now on when its retention says so. Without a running admin bot the report
 // waits for the next sweep.
-func (sw *Sweeper) reportUnfiled(ctx context.Context, r *provisioning.Room, rid id.RoomID, now time.Time, log logrus.FieldLogger) {
-	marks, err := sw.s.Store.RoomMarks(ctx, rid)
-	if err != nil {
-		log.WithError(err).Warn("cannot read the room's marks")
-		return
-	}
+func (sw *Sweeper) reportUnfiled(ctx context.Context, r *provisioning.Room, rid id.RoomID, marks []store.Mark, now time.Time, log logrus.FieldLogger) {
 	after := sw.s.Config.Records.UnfiledAfter
 	for _, m := range marks {
 		if !m.Pending() || m.Keeps(now, after) || !m.ReportedAt.IsZero() {
@@ -428,7 +423,7 @@ func (sw *Sweeper) deleteMedia(ctx context.Context, del homeserver.Deleter, conn
 // bot where it is a member (decrypting, so that marks and media are seen
 // and marks not filed yet are filed now), else (bot nil) through the
 // service account.
-func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver.Conn, bot *matrixbot.Bot, now time.Time, res *SweepResult) ([]retention.Event, error) {
+func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver.Conn, bot *matrixbot.Bot, now time.Time, res *SweepResult) ([]retention.Event, []store.Mark, error) {
 	var out []retention.Event
 	possible := map[id.EventID]bool{}
 	var marks []store.Mark
@@ -462,11 +457,11 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 		})
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	known, err := sw.s.Store.RoomMarks(ctx, rid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	filed := map[id.EventID]bool{}
 	for _, m := range known {
@@ -487,7 +482,7 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 	}
 	if tried {
 		if known, err = sw.s.Store.RoomMarks(ctx, rid); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// A pending mark keeps its message for records.unfiled_after at most
@@ -504,7 +499,7 @@ func (sw *Sweeper) timeline(ctx context.Context, rid id.RoomID, conn *homeserver
 	for i := range out {
 		out[i].Marked = possible[out[i].ID]
 	}
-	return out, nil
+	return out, known, nil
 }
 
 // relatedTo returns the event an undecrypted event relates to (its
